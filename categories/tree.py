@@ -1,0 +1,208 @@
+"""Load and validate the category tree; apply administrators' edits on top of the shipped data."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+NONE_LABEL = "none"
+KINDS = ("component", "event")
+LABEL_RE = re.compile(r"^(component|event):(\d{2})(\d{2})$")
+
+
+class CategoryError(ValueError):
+    """The category data is inconsistent; the message names the row or label."""
+
+
+@dataclass(frozen=True)
+class Keyword:
+    text: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Category:
+    label: str
+    kind: str
+    major: str
+    minor: str
+    major_name_zh: str
+    name_zh: str
+    name_en: str
+    department: str = ""
+    time_limit_hours: float | None = None
+    keywords_zh: tuple[Keyword, ...] = ()
+    keywords_en: tuple[Keyword, ...] = ()
+    negative: tuple[str, ...] = ()
+    urgent: bool = False
+    enabled: bool = True
+
+    @property
+    def code(self) -> str:
+        return self.minor
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+    def keywords(self) -> tuple[Keyword, ...]:
+        return self.keywords_zh + self.keywords_en
+
+
+def parse_label(label: str) -> tuple[str, str, str]:
+    """``event:0102`` → (kind, major, minor) = ("event", "01", "0102")."""
+    match = LABEL_RE.match(label)
+    if not match:
+        raise CategoryError(f"malformed label {label!r}: expected component:MMNN or event:MMNN")
+    kind, major, nn = match.groups()
+    return kind, major, major + nn
+
+
+@dataclass
+class CategoryTree:
+    categories: dict[str, Category]
+    version: int = 0
+    majors: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.majors:
+            self.majors = {(c.kind, c.major): c.major_name_zh for c in self.categories.values()}
+
+    def __contains__(self, label: object) -> bool:
+        return label in self.categories
+
+    def __iter__(self):
+        return iter(self.categories.values())
+
+    def __len__(self) -> int:
+        return len(self.categories)
+
+    def get(self, label: str) -> Category | None:
+        return self.categories.get(label)
+
+    def enabled(self) -> list[Category]:
+        return [c for c in self.categories.values() if c.enabled]
+
+    def with_overrides(self, overrides: Mapping[str, Mapping[str, Any]], version: int) -> CategoryTree:
+        """A new tree with administrators' edits (one mapping of fields per label) applied."""
+        merged = dict(self.categories)
+        for label, fields_ in overrides.items():
+            base = merged.get(label)
+            if base is None:
+                raise CategoryError(f"override for unknown label {label!r}")
+            merged[label] = replace(base, **_category_fields(fields_, label))
+        return CategoryTree(merged, version=version)
+
+    def as_overrides(self, label: str) -> dict[str, Any]:
+        """The editable fields of one class as plain data (the inverse of ``with_overrides``)."""
+        c = self.categories[label]
+        return {
+            "name_zh": c.name_zh,
+            "name_en": c.name_en,
+            "department": c.department,
+            "time_limit_hours": c.time_limit_hours,
+            "zh": [_keyword_out(k) for k in c.keywords_zh],
+            "en": [_keyword_out(k) for k in c.keywords_en],
+            "negative": list(c.negative),
+            "urgent": c.urgent,
+            "enabled": c.enabled,
+        }
+
+
+def _keyword_out(k: Keyword) -> str | dict[str, Any]:
+    return k.text if k.weight == 1.0 else {"text": k.text, "weight": k.weight}
+
+
+def _keywords(items: Iterable[Any], label: str) -> tuple[Keyword, ...]:
+    out = []
+    for item in items or ():
+        if isinstance(item, str):
+            out.append(Keyword(item.strip()))
+        elif isinstance(item, Mapping) and "text" in item:
+            out.append(Keyword(str(item["text"]).strip(), float(item.get("weight", 1.0))))
+        else:
+            raise CategoryError(f"{label}: keyword {item!r} must be a string or {{text, weight}}")
+    if any(not k.text for k in out):
+        raise CategoryError(f"{label}: empty keyword")
+    return tuple(out)
+
+
+def _category_fields(data: Mapping[str, Any], label: str) -> dict[str, Any]:
+    known = {"name_zh", "name_en", "department", "time_limit_hours", "zh", "en", "negative",
+             "urgent", "enabled"}
+    unknown = set(data) - known
+    if unknown:
+        raise CategoryError(f"{label}: unknown field(s) {', '.join(sorted(unknown))}")
+    out: dict[str, Any] = {}
+    for key in ("name_zh", "name_en", "department"):
+        if key in data:
+            out[key] = str(data[key] or "")
+    if "time_limit_hours" in data:
+        value = data["time_limit_hours"]
+        out["time_limit_hours"] = float(value) if value not in (None, "") else None
+    if "zh" in data:
+        out["keywords_zh"] = _keywords(data["zh"], label)
+    if "en" in data:
+        out["keywords_en"] = _keywords(data["en"], label)
+    if "negative" in data:
+        out["negative"] = tuple(str(n).strip() for n in data["negative"] or ())
+    for key in ("urgent", "enabled"):
+        if key in data:
+            out[key] = bool(data[key])
+    return out
+
+
+def _data_path(name: str) -> Path:
+    return Path(str(resources.files("categories").joinpath("data", name)))
+
+
+def _read_classes(csv_path: Path) -> dict[str, Category]:
+    classes: dict[str, Category] = {}
+    with csv_path.open(encoding="utf-8", newline="") as fh:
+        for lineno, row in enumerate(csv.DictReader(fh), start=2):
+            where = f"{csv_path.name}:{lineno}"
+            kind, major, minor = row.get("kind", ""), row.get("major_code", ""), row.get("minor_code", "")
+            if kind not in KINDS:
+                raise CategoryError(f"{where}: unknown kind {kind!r}")
+            if not re.fullmatch(r"\d{2}", major) or not re.fullmatch(r"\d{4}", minor):
+                raise CategoryError(f"{where}: malformed code {major!r}/{minor!r}")
+            if not minor.startswith(major):
+                raise CategoryError(f"{where}: minor {minor} is not under major {major} (unknown parent)")
+            if not row.get("minor_name_zh") or not row.get("name_en") or not row.get("major_name_zh"):
+                raise CategoryError(f"{where}: missing name for {kind}:{minor}")
+            label = f"{kind}:{minor}"
+            if label in classes:
+                raise CategoryError(f"{where}: duplicate code {label}")
+            limit = row.get("time_limit_hours") or ""
+            classes[label] = Category(
+                label=label, kind=kind, major=major, minor=minor,
+                major_name_zh=row["major_name_zh"], name_zh=row["minor_name_zh"],
+                name_en=row["name_en"], department=row.get("typical_department_zh") or "",
+                time_limit_hours=float(limit) if limit else None,
+            )
+    majors: dict[tuple[str, str], str] = {}
+    for c in classes.values():
+        if majors.setdefault((c.kind, c.major), c.major_name_zh) != c.major_name_zh:
+            raise CategoryError(f"{c.label}: major {c.kind}:{c.major} has two names")
+    return classes
+
+
+def load_tree(csv_path: Path | None = None, keywords_path: Path | None = None) -> CategoryTree:
+    """The shipped tree (or the given files), validated; raises CategoryError naming the fault."""
+    classes = _read_classes(csv_path or _data_path("categories.csv"))
+    kw_path = keywords_path or _data_path("keywords.yaml")
+    data = yaml.safe_load(kw_path.read_text("utf-8")) if kw_path.exists() else {}
+    if not isinstance(data, dict):
+        raise CategoryError(f"{kw_path.name}: expected a mapping of label → fields")
+    for label, fields_ in data.items():
+        if label not in classes:
+            parse_label(label)
+            raise CategoryError(f"{kw_path.name}: keywords for unknown class {label}")
+        classes[label] = replace(classes[label], **_category_fields(fields_ or {}, label))
+    return CategoryTree(classes)
