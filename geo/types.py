@@ -45,3 +45,19 @@ class GeoResult:
             "matched": self.matched,
             "address": self.address,
         }
+
+
+def geo_result_from_json(data: dict[str, Any]) -> GeoResult:
+    """Rebuild a stored result (conversation slots keep it as ``to_json`` plus ``cell``)."""
+    cell = data.get("cell")
+    return GeoResult(
+        lat=data["lat"], lon=data["lon"], provider=data["provider"],
+        confidence=data["confidence"], matched=data["matched"],
+        cell=GridCell(**cell) if cell else None, address=data.get("address"),
+    )
+
+
+def geo_result_to_slots(result: GeoResult) -> dict[str, Any]:
+    data = result.to_json()
+    data["cell"] = result.cell.to_json() if result.cell else None
+    return data

@@ -34,3 +34,10 @@ class Classification:
         data["top"] = [{"label": s.label, "score": round(s.score, 4)} for s in self.top]
         data["confidence"] = round(self.confidence, 4)
         return data
+
+
+def classification_from_json(data: dict[str, Any]) -> Classification:
+    """Rebuild a stored classification (conversation slots keep it as JSON)."""
+    fields = dict(data)
+    fields["top"] = [Scored(t["label"], t["score"]) for t in fields.get("top", [])]
+    return Classification(**fields)

@@ -1,0 +1,54 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test install test-deps lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	@$(BIN)/gridintake setup
+	@echo
+	@echo "gridintake is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops it). In another terminal try:"
+	@echo "  $(BIN)/gridintake report --text '淇滨大道与九州路交叉口的井盖坏了'"
+	@echo "  $(BIN)/gridintake chat          # report as a resident, line by line"
+	@echo "  $(BIN)/gridintake classify '路灯不亮了'   |  $(BIN)/gridintake geocode '华夏南路与黎阳路口'"
+	@echo "  curl http://$(HOST):$(PORT)/healthz"
+	@echo
+	$(BIN)/gridintake serve --host $(HOST) --port $(PORT)
+
+# Test-only outside dependencies: the Telegram Bot API emulator (npm) and headless Chromium (Debian).
+test-deps:
+	@if command -v npm >/dev/null 2>&1 && [ -f tests/tgemu/package.json ]; then \
+	  [ -d tests/tgemu/node_modules ] || npm ci --silent --no-audit --no-fund --prefix tests/tgemu; \
+	else echo "npm not found: the Telegram emulator tests will be skipped"; fi
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: browser tests will be skipped"; \
+	  else echo "chromium not found: browser tests will be skipped"; fi; }
+
+test: install test-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,496 @@
+"""The conversation engine: one reporting flow for every channel.
+
+describe → classify (pick from the top 3 when unsure) → place (from the text, a pin, a photo's
+EXIF, or asked for) → optional photo → confirm → case filed with its number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.commands import Command, normalize_case_number, parse_command
+from bot.i18n import normalize_language, status_name, t
+from bot.inbox import Inbox, inbound_from_row
+from bot.intake import CITY_TZ, Intake, relabel
+from bot.photos import BadPhoto, store_photo
+from bot.types import Choice, Inbound, Outcome, Reply
+from categories import NONE_LABEL
+from geo.types import GeoResult, geo_result_from_json, geo_result_to_slots
+from nlp.types import Classification, classification_from_json
+from storage.db import transaction
+from storage.models import (
+    Attachment,
+    Case,
+    CaseEvent,
+    Conversation,
+    InboundMessage,
+    Reporter,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+YES = {"1", "是", "对", "确认", "提交", "y", "yes", "ok", "好", "好的", "可以"}
+NO = {"0", "否", "不", "取消", "n", "no"}
+RatingListener = Callable[[Session, Case], None]
+
+
+@dataclass
+class BotSettings:
+    city: str = "鹤壁"
+    max_text_chars: int = 2000
+    max_photo_bytes: int = 10 * 1024 * 1024
+    idle_minutes: int = 30
+    confirm_below: float = 0.55
+    min_geo_confidence: float = 0.6
+
+
+def guess_language(text: str) -> str | None:
+    """zh when the text has Chinese characters, en when it is mostly Latin letters."""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return "zh"
+    letters = sum(ch.isascii() and ch.isalpha() for ch in text)
+    return "en" if letters >= 3 else None
+
+
+class Turn:
+    """One inbound message being handled: the reporter, their conversation and the replies."""
+
+    def __init__(self, session: Session, reporter: Reporter, conversation: Conversation) -> None:
+        self.session = session
+        self.reporter = reporter
+        self.conv = conversation
+        self.replies: list[Reply] = []
+        self.case_number: str | None = None
+
+    @property
+    def lang(self) -> str:
+        return self.reporter.language
+
+    @property
+    def slots(self) -> dict:
+        return self.conv.slots
+
+    def say(self, key: str, *, choices: list[Choice] | None = None, location: bool = False,
+            **values) -> None:
+        self.replies.append(Reply(t(key, self.lang, **values), choices or [], location))
+
+    def set_state(self, state: str, **slots) -> None:
+        self.conv.state = state
+        self.conv.slots = {**self.conv.slots, **slots}
+
+    def reset(self) -> None:
+        self.conv.state = "idle"
+        self.conv.slots = {}
+
+
+class Engine:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        intake: Intake,
+        settings: BotSettings,
+        data_dir: Path,
+    ) -> None:
+        self.factory = factory
+        self.intake = intake
+        self.settings = settings
+        self.inbox = Inbox(factory, data_dir / "inbox")
+        self.photo_dir = data_dir / "photos"
+        self.rating_listeners: list[RatingListener] = []
+
+    # ---- entry points -------------------------------------------------------------------
+
+    def handle(self, inbound: Inbound) -> Outcome:
+        recorded = self.inbox.record(inbound)
+        if recorded.previous_replies is not None:
+            return Outcome(recorded.previous_replies, recorded.id, replayed=True)
+        return self._process(recorded.id, inbound)
+
+    def retry_pending(self, older_than: timedelta = timedelta(minutes=1)) -> list[Outcome]:
+        """Process again messages left unprocessed by a crash or an error."""
+        cutoff = utcnow() - older_than
+        with transaction(self.factory) as session:
+            rows = session.scalars(
+                select(InboundMessage)
+                .where(InboundMessage.status.in_(("received", "failed")))
+                .where(InboundMessage.received_at < cutoff)
+                .order_by(InboundMessage.id)
+            ).all()
+            pending = [(row.id, inbound_from_row(row)) for row in rows]
+        return [self._process(row_id, inbound) for row_id, inbound in pending]
+
+    def _process(self, inbound_id: int, inbound: Inbound) -> Outcome:
+        try:
+            with transaction(self.factory) as session:
+                row = session.get(InboundMessage, inbound_id, with_for_update=True)
+                if row.status in ("processed", "rejected"):
+                    return Outcome([Reply.from_json(r) for r in row.replies], row.id, replayed=True)
+                turn = self._turn(session, inbound)
+                row.reporter_id = turn.reporter.id
+                rejected = self._dispatch(turn, inbound, row.id)
+                row.status = "rejected" if rejected else "processed"
+                row.replies = [r.to_json() for r in turn.replies]
+                row.processed_at = utcnow()
+                return Outcome(turn.replies, row.id, turn.case_number)
+        except Exception as exc:
+            log.exception("inbound %s failed", inbound_id)
+            with transaction(self.factory) as session:
+                row = session.get(InboundMessage, inbound_id)
+                row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"
+            lang = normalize_language(inbound.language or guess_language(inbound.text or ""))
+            return Outcome([Reply(t("error", lang))], inbound_id)
+
+    # ---- reporter and conversation --------------------------------------------------------
+
+    def _turn(self, session: Session, inbound: Inbound) -> Turn:
+        reporter = session.scalar(
+            select(Reporter).where(
+                Reporter.channel == inbound.channel, Reporter.channel_user_id == inbound.sender
+            )
+        )
+        if reporter is None:
+            lang = inbound.language or guess_language(inbound.text or "")
+            reporter = Reporter(
+                channel=inbound.channel, channel_user_id=inbound.sender, phone=inbound.phone,
+                language=normalize_language(lang), display_name=inbound.display_name,
+            )
+            session.add(reporter)
+            session.flush()
+        elif inbound.phone and not reporter.phone:
+            reporter.phone = inbound.phone
+        conv = session.scalar(select(Conversation).where(Conversation.reporter_id == reporter.id))
+        if conv is None:
+            conv = Conversation(reporter_id=reporter.id, state="idle", slots={})
+            session.add(conv)
+            session.flush()
+        turn = Turn(session, reporter, conv)
+        idle = utcnow() - conv.updated_at
+        if conv.state != "idle" and idle > timedelta(minutes=self.settings.idle_minutes):
+            turn.reset()
+            turn.say("expired")
+        return turn
+
+    # ---- dispatch -------------------------------------------------------------------------
+
+    def _dispatch(self, turn: Turn, inbound: Inbound, inbound_id: int) -> bool:
+        """Handle one message; True when it was rejected as bad input."""
+        text = (inbound.text or "").strip()
+        if len(text) > self.settings.max_text_chars:
+            turn.say("too_long", limit=self.settings.max_text_chars)
+            return True
+        if text and not text.isprintable() and not _mostly_readable(text):
+            turn.say("not_text")
+            return True
+        command = parse_command(text) if inbound.photo is None else None
+        if command is not None:
+            self._command(turn, command)
+            return False
+        if inbound.photo is not None and not self._photo(turn, inbound, inbound_id):
+            return True
+        if inbound.location is not None:
+            self._pin(turn, *inbound.location)
+        if not text:
+            if inbound.photo is None and inbound.location is None:
+                turn.say("empty")
+                return True
+            self._after_attachment(turn)
+            return False
+        handler = {
+            "choose": self._on_choice,
+            "confirm_place": self._on_place_confirmation,
+            "await_place": self._on_place_text,
+            "confirm": self._on_confirmation,
+            "rating": self._on_rating,
+        }.get(turn.conv.state, self._on_description)
+        handler(turn, text)
+        return False
+
+    def _command(self, turn: Turn, command: Command) -> None:
+        name, lang = command.name, turn.lang
+        if name == "start":
+            turn.reset()
+            turn.say("welcome", city=self.settings.city)
+        elif name == "help":
+            turn.say("help")
+        elif name == "report":
+            turn.reset()
+            turn.set_state("idle")
+            turn.say("ask_problem")
+        elif name == "cancel":
+            if turn.conv.state == "idle" and not turn.slots:
+                turn.say("nothing_to_cancel")
+            else:
+                turn.reset()
+                turn.say("cancelled")
+        elif name == "lang":
+            target = command.arg or ("en" if lang == "zh" else "zh")
+            turn.reporter.language = normalize_language(target)
+            turn.say("language_set")
+        elif name == "status":
+            self._status(turn, command.arg)
+        elif name == "mycases":
+            self._my_cases(turn)
+        else:
+            turn.say("unknown_command")
+
+    def _status(self, turn: Turn, arg: str) -> None:
+        number = normalize_case_number(arg)
+        if number is None:
+            turn.say("status_usage")
+            return
+        case = turn.session.scalar(select(Case).where(Case.number == number))
+        if case is None:
+            turn.say("status_unknown", number=number)
+            return
+        turn.say("status", **self._case_words(case, turn.lang))
+
+    def _case_words(self, case: Case, lang: str) -> dict[str, str]:
+        category = self.intake.tree().get(case.label)
+        return {
+            "number": case.number,
+            "category": category.name(lang) if category else case.label,
+            "status": status_name(case.status, lang),
+            "updated": f"{case.updated_at.astimezone(CITY_TZ):%m-%d %H:%M}",
+        }
+
+    def _my_cases(self, turn: Turn) -> None:
+        cases = turn.session.scalars(
+            select(Case).where(Case.reporter_id == turn.reporter.id)
+            .order_by(Case.id.desc()).limit(5)
+        ).all()
+        if not cases:
+            turn.say("my_cases_none")
+            return
+        lines = []
+        for case in cases:
+            words = self._case_words(case, turn.lang)
+            lines.append(f"{words['number']} {words['category']} {words['status']}")
+        turn.say("my_cases", lines="\n".join(lines))
+
+    # ---- attachments ----------------------------------------------------------------------
+
+    def _photo(self, turn: Turn, inbound: Inbound, inbound_id: int) -> bool:
+        try:
+            stored = store_photo(inbound.photo.data, self.photo_dir, self.settings.max_photo_bytes)
+        except BadPhoto:
+            turn.say("bad_photo", mb=self.settings.max_photo_bytes // (1024 * 1024))
+            return False
+        attachment = Attachment(
+            inbound_id=inbound_id, path=str(stored.shared_path), sha256=stored.sha256,
+            mime=stored.mime, size=stored.size, width=stored.width, height=stored.height,
+            exif_lat=stored.gps[0] if stored.gps else None,
+            exif_lon=stored.gps[1] if stored.gps else None,
+        )
+        turn.session.add(attachment)
+        turn.session.flush()
+        turn.set_state(turn.conv.state, attachments=[*turn.slots.get("attachments", []), attachment.id])
+        if stored.gps and "place" not in turn.slots:
+            place = self.intake.geo.locate(*stored.gps)
+            if place.cell is not None:
+                place.provider = "exif"
+                turn.set_state(turn.conv.state, place=geo_result_to_slots(place))
+                turn.say("photo_exif_place", place=_place_words(place))
+        return True
+
+    def _pin(self, turn: Turn, lat: float, lon: float) -> None:
+        place = self.intake.geo.locate(lat, lon)
+        if place.cell is None:
+            turn.say("outside_area", location=True)
+            return
+        turn.set_state(turn.conv.state, place=geo_result_to_slots(place))
+
+    def _after_attachment(self, turn: Turn) -> None:
+        """A photo or pin without words: move the flow on as far as it can go."""
+        state = turn.conv.state
+        if state in ("await_place", "confirm_place") and "place" in turn.slots:
+            self._ask_confirmation(turn)
+        elif state == "confirm":
+            if turn.replies and turn.replies[-1].text.startswith(t("outside_area", turn.lang)):
+                return
+            turn.say("photo_added", choices=_yes_no(turn.lang))
+        elif state in ("idle", "ask_problem") and "text" not in turn.slots:
+            if "place" in turn.slots and not turn.replies:
+                place = geo_result_from_json(turn.slots["place"])
+                turn.say("got_location_ask_problem", place=_place_words(place))
+            elif not turn.replies or turn.replies[-1].text != t("outside_area", turn.lang):
+                turn.say("ask_problem")
+            turn.set_state("ask_problem")
+
+    # ---- the reporting flow ---------------------------------------------------------------
+
+    def _on_description(self, turn: Turn, text: str) -> None:
+        result = self.intake.classify(text)
+        if result.language and guess_language(text) == result.language:
+            turn.reporter.language = result.language
+        if result.urgent:
+            turn.say("urgent", number=_urgent_number(result))
+        if result.label == NONE_LABEL:
+            if not result.urgent:
+                turn.say("not_city_problem", referral=_referral(result, turn.lang))
+            turn.reset()
+            return
+        turn.set_state("described", text=text, classification=result.to_json())
+        if result.confidence < self.settings.confirm_below:
+            self._ask_category(turn, result)
+            return
+        self._find_place(turn, text, result)
+
+    def _ask_category(self, turn: Turn, result: Classification) -> None:
+        tree = self.intake.tree()
+        options = [s.label for s in result.top if s.label in tree][:3]
+        if not options:
+            self._find_place(turn, turn.slots["text"], result)
+            return
+        choices = [Choice(str(i), tree.get(label).name(turn.lang))
+                   for i, label in enumerate(options, start=1)]
+        turn.set_state("choose", candidates=options)
+        lines = "\n".join(f"{c.key} {c.label}" for c in choices)
+        turn.say("pick_category", options=lines,
+                 choices=[*choices, Choice("0", "—" if turn.lang == "zh" else "none")])
+
+    def _on_choice(self, turn: Turn, text: str) -> None:
+        options = turn.slots.get("candidates", [])
+        if text == "0":
+            turn.reset()
+            turn.say("ask_problem")
+            return
+        if not (text.isdigit() and 1 <= int(text) <= len(options)):
+            if len(text) > 3:  # a new description rather than a pick
+                turn.reset()
+                self._on_description(turn, text)
+            else:
+                turn.say("pick_again", range=f"1-{len(options)}")
+            return
+        result = relabel(self.intake.tree(), classification_from_json(turn.slots["classification"]),
+                         options[int(text) - 1])
+        turn.set_state("described", classification=result.to_json())
+        self._find_place(turn, turn.slots["text"], result)
+
+    def _category_words(self, turn: Turn) -> str:
+        label = turn.slots["classification"]["label"]
+        return self.intake.tree().get(label).name(turn.lang)
+
+    def _find_place(self, turn: Turn, text: str, result: Classification) -> None:
+        if "place" in turn.slots:
+            self._ask_confirmation(turn)
+            return
+        place = self.intake.place_from_text(text, result)
+        self._offer_place(turn, place, result.place_text)
+
+    def _offer_place(self, turn: Turn, place: GeoResult | None, query: str | None) -> None:
+        category = self._category_words(turn)
+        if place is None:
+            if query:
+                turn.say("place_not_found", place=query, location=True)
+            else:
+                turn.say("ask_place", category=category, location=True)
+            turn.set_state("await_place")
+        elif place.cell is None:
+            turn.say("outside_area", location=True)
+            turn.set_state("await_place")
+        elif place.confidence < self.settings.min_geo_confidence:
+            turn.set_state("confirm_place", candidate=geo_result_to_slots(place))
+            turn.say("confirm_place", place=_place_words(place), location=True,
+                     choices=[Choice("1", "✔")])
+        else:
+            turn.set_state("confirm", place=geo_result_to_slots(place))
+            self._ask_confirmation(turn)
+
+    def _on_place_text(self, turn: Turn, text: str) -> None:
+        self._offer_place(turn, self.intake.geo.geocode(text), text)
+
+    def _on_place_confirmation(self, turn: Turn, text: str) -> None:
+        if text.lower() in YES:
+            turn.set_state("confirm", place=turn.slots["candidate"])
+            self._ask_confirmation(turn)
+        else:
+            self._on_place_text(turn, text)
+
+    def _ask_confirmation(self, turn: Turn) -> None:
+        place = geo_result_from_json(turn.slots["place"])
+        turn.set_state("confirm")
+        turn.say("confirm", category=self._category_words(turn), place=_place_words(place),
+                 choices=_yes_no(turn.lang))
+
+    def _on_confirmation(self, turn: Turn, text: str) -> None:
+        answer = text.lower()
+        if answer in YES:
+            self._file(turn)
+        elif answer in NO:
+            turn.reset()
+            turn.say("cancelled")
+        else:  # perhaps a corrected place
+            place = self.intake.geo.geocode(text)
+            if place is not None and place.cell is not None:
+                turn.set_state("confirm", place=geo_result_to_slots(place))
+            self._ask_confirmation(turn)
+
+    def _file(self, turn: Turn) -> None:
+        slots = turn.slots
+        place = geo_result_from_json(slots["place"]) if slots.get("place") else None
+        attachments = [turn.session.get(Attachment, a) for a in slots.get("attachments", [])]
+        case = self.intake.file_case(
+            turn.session, text=slots["text"],
+            classification=classification_from_json(slots["classification"]), place=place,
+            channel=turn.reporter.channel, reporter=turn.reporter, language=turn.lang,
+            attachments=[a for a in attachments if a is not None],
+            contact_phone=turn.reporter.phone,
+        )
+        turn.reset()
+        turn.case_number = case.number
+        turn.say("filed" if case.status != "needs_location" else "filed_needs_location",
+                 number=case.number)
+
+    def _on_rating(self, turn: Turn, text: str) -> None:
+        case = turn.session.scalar(select(Case).where(Case.number == turn.slots.get("case")))
+        score = text[:1]
+        if case is None or not (score.isdigit() and 1 <= int(score) <= 5):
+            turn.reset()
+            self._on_description(turn, text)
+            return
+        case.rating = int(score)
+        case.rating_comment = text[1:].strip(" ,，。.") or None
+        case.events.append(CaseEvent(status="rated", actor="resident",
+                                     data={"rating": case.rating, "comment": case.rating_comment}))
+        turn.session.flush()
+        for listener in self.rating_listeners:
+            listener(turn.session, case)
+        turn.reset()
+        turn.say("rated")
+
+
+def _yes_no(lang: str) -> list[Choice]:
+    return [Choice("1", "提交" if lang == "zh" else "Submit"),
+            Choice("0", "取消" if lang == "zh" else "Cancel")]
+
+
+def _place_words(place: GeoResult) -> str:
+    return place.address or place.matched or f"{place.lat:.5f},{place.lon:.5f}"
+
+
+def _urgent_number(result: Classification) -> str:
+    urgent = result.evidence.get("urgent")
+    if isinstance(urgent, dict) and urgent.get("number"):
+        return str(urgent["number"])
+    return "110/119/120"
+
+
+def _referral(result: Classification, lang: str) -> str:
+    referral = result.evidence.get("referral")
+    if isinstance(referral, dict) and referral.get(f"reply_{lang}"):
+        return str(referral[f"reply_{lang}"])
+    return t("default_referral", lang)
+
+
+def _mostly_readable(text: str) -> bool:
+    printable = sum(ch.isprintable() or ch in "\n\r\t" for ch in text)
+    return printable / len(text) > 0.9
+

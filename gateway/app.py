@@ -1,0 +1,42 @@
+"""The Flask application factory: the gateway's HTTP face (webhooks, APIs, admin pages)."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, jsonify
+from sqlalchemy import select
+
+from gateway.runtime import Runtime
+from gateway.serialize import case_to_json
+from storage.db import transaction
+from storage.models import Case
+
+
+def create_app(runtime: Runtime | None = None) -> Flask:
+    runtime = runtime or Runtime.from_env()
+    app = Flask(__name__)
+    app.config["RUNTIME"] = runtime
+    app.config["MAX_CONTENT_LENGTH"] = int(runtime.config.get("bot", "max_photo_bytes")) + 65536
+    app.secret_key = runtime.config.secret("SECRET_KEY") or os.urandom(32)
+
+    @app.get("/healthz")
+    def health():
+        return {"ok": True}
+
+    @app.get("/api/v1/cases/<number>")
+    def show_case(number: str):
+        with transaction(runtime.sessions) as session:
+            case = session.scalar(select(Case).where(Case.number == number))
+            if case is None:
+                return jsonify(error=f"no case {number}"), 404
+            return jsonify(case_to_json(case))
+
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _blueprints() -> list:
+    """Each channel and page set registers its own routes."""
+    return []

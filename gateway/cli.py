@@ -1,0 +1,184 @@
+"""`gridintake` — one console command with subcommands. JSON on stdout; one-line errors on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gateway.config import ConfigError
+
+
+def emit(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _runtime():
+    from gateway.runtime import Runtime
+
+    return Runtime.from_env()
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage.migrate import upgrade
+
+    runtime = _runtime()
+    upgrade(runtime.config.database_url)
+    emit({"database": _redact(runtime.config.database_url), "revision": "head"})
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Prepare a fresh machine: migrate the database and check the city data loads."""
+    from storage.migrate import upgrade
+
+    runtime = _runtime()
+    upgrade(runtime.config.database_url)
+    grid = runtime.geo.grid
+    emit({
+        "database": _redact(runtime.config.database_url),
+        "city": runtime.config.get("city", "name"),
+        "grid_cells": len(grid),
+        "categories": len(runtime.base_tree),
+    })
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.handlers.oneshot import file_report
+
+    runtime = _runtime()
+    photo = Path(args.photo).read_bytes() if args.photo else None
+    case = file_report(
+        runtime, text=args.text, lat=args.lat, lon=args.lon, crs=args.crs, photo=photo,
+        channel=args.channel, phone=args.phone,
+    )
+    emit(case)
+    return 0
+
+
+def cmd_case_show(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from gateway.serialize import case_to_json
+    from storage.db import transaction
+    from storage.models import Case
+
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        case = session.scalar(select(Case).where(Case.number == args.number))
+        if case is None:
+            raise CommandError(f"no case {args.number}")
+        emit(case_to_json(case))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.handlers.console import run
+
+    runtime = _runtime()
+    return run(runtime.engine, sys.stdin, sys.stdout, sender=args.sender, prompt=sys.stdin.isatty())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+
+    runtime = _runtime()
+    host = args.host or runtime.config.get("server", "host")
+    port = args.port or int(runtime.config.get("server", "port"))
+    app = create_app(runtime)
+    print(f"gridintake serving on http://{host}:{port}/", file=sys.stderr, flush=True)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    return 0
+
+
+def cmd_inbound_retry(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    runtime = _runtime()
+    outcomes = runtime.engine.retry_pending(timedelta(seconds=args.older_than))
+    emit({"retried": len(outcomes), "cases": [o.case_number for o in outcomes if o.case_number]})
+    return 0
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}@{host}"
+    return url
+
+
+def _add(sub, name: str, func: Callable[[argparse.Namespace], int], help_: str):
+    parser = sub.add_parser(name, help=help_, description=help_)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gridintake", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", help="database migrations").add_subparsers(dest="db_command",
+                                                                          required=True)
+    _add(db, "upgrade", cmd_db_upgrade, "apply all migrations")
+    _add(sub, "setup", cmd_setup, "migrate the database and check the city data")
+
+    p = _add(sub, "report", cmd_report, "file a case in one shot and print it as JSON")
+    p.add_argument("--text", required=True)
+    p.add_argument("--lat", type=float)
+    p.add_argument("--lon", type=float)
+    p.add_argument("--crs", default="wgs84", choices=["wgs84", "gcj02", "bd09"])
+    p.add_argument("--photo")
+    p.add_argument("--channel", default="console")
+    p.add_argument("--phone")
+
+    case = sub.add_parser("case", help="look at cases").add_subparsers(dest="case_command",
+                                                                        required=True)
+    p = _add(case, "show", cmd_case_show, "a case with its events as JSON")
+    p.add_argument("number")
+
+    p = _add(sub, "chat", cmd_chat, "a resident's conversation on stdin/stdout")
+    p.add_argument("--sender", default="local")
+
+    p = _add(sub, "serve", cmd_serve, "run the HTTP gateway")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+
+    inbound = sub.add_parser("inbound", help="stored inbound messages").add_subparsers(
+        dest="inbound_command", required=True)
+    p = _add(inbound, "retry", cmd_inbound_retry, "process again messages left by a failure")
+    p.add_argument("--older-than", type=float, default=60.0, help="seconds")
+
+    for register in _plugins():
+        register(sub)
+    return parser
+
+
+def _plugins() -> list[Callable]:
+    from geo.commands import register as geo_commands
+    from nlp.commands import register as nlp_commands
+
+    return [nlp_commands, geo_commands]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (CommandError, ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"gridintake: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Build the application's parts once from the configuration: database, classifier, geo, engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from sqlalchemy import Engine as SqlEngine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.engine import BotSettings, Engine
+from bot.intake import Intake
+from categories import CategoryTree, load_tree
+from gateway.config import Config, load_config
+from storage.catalog import effective_tree, keyword_version
+from storage.db import make_engine, make_session_factory, transaction
+
+
+@dataclass
+class Runtime:
+    config: Config
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        return cls(load_config())
+
+    @cached_property
+    def db(self) -> SqlEngine:
+        return make_engine(self.config.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.db)
+
+    @cached_property
+    def base_tree(self) -> CategoryTree:
+        return load_tree()
+
+    def _load_tree(self) -> tuple[int, CategoryTree]:
+        with transaction(self.sessions) as session:
+            tree = effective_tree(session, self.base_tree)
+        return tree.version, tree
+
+    def _keyword_version(self) -> int:
+        with transaction(self.sessions) as session:
+            return keyword_version(session)
+
+    @cached_property
+    def classifiers(self):
+        """Classifiers that follow administrators' keyword edits without a restart."""
+        from nlp import ClassifierHub
+
+        return ClassifierHub(load=self._load_tree, version=self._keyword_version)
+
+    def tree(self) -> CategoryTree:
+        return self.classifiers.current().tree
+
+    def classify(self, text: str):
+        return self.classifiers.current().classify(text)
+
+    @cached_property
+    def geo(self):
+        from geo import build_geo
+
+        return build_geo(self.config, self.sessions)
+
+    @cached_property
+    def intake(self) -> Intake:
+        intake = Intake(
+            classify=self.classify, tree=self.tree, geo=self.geo,
+            min_geo_confidence=float(self.config.get("geocoding", "min_confidence")),
+        )
+        for listener in _case_listeners(self):
+            intake.listeners.append(listener)
+        return intake
+
+    @cached_property
+    def engine(self) -> Engine:
+        bot = self.config["bot"]
+        settings = BotSettings(
+            city=self.config.get("city", "name").split(" ")[0],
+            max_text_chars=int(bot["max_text_chars"]),
+            max_photo_bytes=int(bot["max_photo_bytes"]),
+            idle_minutes=int(bot["conversation_idle_minutes"]),
+            confirm_below=float(bot["confirm_below"]),
+            min_geo_confidence=float(self.config.get("geocoding", "min_confidence")),
+        )
+        return Engine(self.sessions, self.intake, settings, self.config.data_dir)
+
+
+def _case_listeners(runtime: Runtime) -> list:
+    """Hooks run inside the transaction that files a case (forwarding, duplicate linking)."""
+    try:
+        from gateway.forwarding import case_listeners
+    except ImportError:
+        return []
+    return case_listeners(runtime)

@@ -1,0 +1,62 @@
+"""Normalise residents' text before matching: width, script, emoji, whitespace, punctuation runs.
+
+Residents type on phones with full-width digits, traditional characters, emoji and "!!!!!";
+every scorer sees the same canonical form, while the original is kept for display and extraction.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from opencc import OpenCC
+
+_EMOJI = re.compile(
+    "[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f900-\U0001f9ff"
+    "\U0000fe00-\U0000fe0f\U0000200d\U000020e3\U0001f1e6-\U0001f1ff]+"
+)
+_SPACE = re.compile(r"\s+")
+_PUNCT_RUN = re.compile(r"([!?,.;:~。！？，、；：…～])\1+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    original: str
+    text: str  # canonical form: half-width, simplified, lower-case, single spaces
+    lang: str  # "zh" | "en"
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> OpenCC:
+    return OpenCC("t2s")
+
+
+def normalize_text(text: str) -> str:
+    """The canonical form of ``text`` (NFKC width folding, t2s, no emoji, collapsed runs)."""
+    out = unicodedata.normalize("NFKC", text)
+    out = _EMOJI.sub(" ", out)
+    if _HAN.search(out):
+        out = _t2s().convert(out)
+    out = _PUNCT_RUN.sub(r"\1", out)
+    out = _SPACE.sub(" ", out).strip()
+    out = _SPACE_BETWEEN_HAN.sub("", out)
+    return out.lower()
+
+
+def detect_language(text: str) -> str:
+    """``zh`` when Han characters are a fair share of the letters, else ``en``."""
+    han = len(_HAN.findall(text))
+    latin = len(_LATIN.findall(text))
+    if han == 0 and latin == 0:
+        return "zh"
+    return "zh" if han * 3 >= latin else "en"
+
+
+def normalize(text: str, lang: str | None = None) -> Normalized:
+    canonical = normalize_text(text)
+    return Normalized(original=text, text=canonical, lang=lang or detect_language(canonical))
