@@ -446,8 +446,11 @@ class Engine:
         )
         turn.reset()
         turn.case_number = case.number
-        turn.say("filed" if case.status != "needs_location" else "filed_needs_location",
-                 number=case.number)
+        if case.duplicate_of is not None:
+            turn.say("filed_duplicate", number=case.number, original=case.duplicate_of.number)
+        else:
+            turn.say("filed" if case.status != "needs_location" else "filed_needs_location",
+                     number=case.number)
 
     def _on_rating(self, turn: Turn, text: str) -> None:
         case = turn.session.scalar(select(Case).where(Case.number == turn.slots.get("case")))

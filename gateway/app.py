@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 
 from flask import Flask, jsonify
@@ -37,6 +39,19 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     return app
 
 
+# Each channel and page set owns a module exposing `bp`.
+BLUEPRINT_MODULES = (
+    "gateway.status_api",
+    "gateway.sms_routes",
+    "gateway.telegram_webhook",
+    "gateway.transcripts",
+    "gateway.admin",
+)
+
+
 def _blueprints() -> list:
-    """Each channel and page set registers its own routes."""
-    return []
+    return [
+        importlib.import_module(name).bp
+        for name in BLUEPRINT_MODULES
+        if importlib.util.find_spec(name) is not None
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -163,11 +165,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plugins() -> list[Callable]:
-    from geo.commands import register as geo_commands
-    from nlp.commands import register as nlp_commands
+# Each area owns a module exposing `register(subparsers)`.
+COMMAND_MODULES = (
+    "nlp.commands",
+    "geo.commands",
+    "gateway.commands_forwarding",
+    "gateway.commands_channels",
+    "gateway.commands_admin",
+)
 
-    return [nlp_commands, geo_commands]
+
+def _plugins() -> list[Callable]:
+    return [
+        importlib.import_module(name).register
+        for name in COMMAND_MODULES
+        if importlib.util.find_spec(name) is not None
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
