@@ -1,0 +1,86 @@
+"""Shared fixtures: a migrated database (SQLite and, where marked, PostgreSQL) and a runtime."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from gateway.config import load_config
+from gateway.runtime import Runtime
+from storage.migrate import upgrade
+
+PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = sa.create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: skip with the reason
+        return f"PostgreSQL at 127.0.0.1:5432/test is not reachable: {exc.__class__.__name__}"
+    return None
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the local PostgreSQL `test` database, dropped afterwards."""
+    reason = _postgres_available()
+    if reason:
+        pytest.skip(reason)
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_SERVER)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    with pg_schema() as url:
+        yield url
+
+
+def make_runtime(data_dir: Path, database_url: str | None = None, **env: str) -> Runtime:
+    environ = {"GRIDINTAKE_DATA_DIR": str(data_dir), **env}
+    if database_url:
+        environ["GRIDINTAKE_DATABASE_URL"] = database_url
+    runtime = Runtime(load_config(env=environ))
+    upgrade(runtime.config.database_url)
+    return runtime
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """Each storage test runs once on SQLite and once on PostgreSQL (a schema of its own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    with pg_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def runtime(tmp_path) -> Iterator[Runtime]:
+    rt = make_runtime(tmp_path / "var")
+    yield rt
+    rt.db.dispose()
+
+
+@pytest.fixture
+def any_runtime(tmp_path, database_url) -> Iterator[Runtime]:
+    """A runtime on SQLite and on PostgreSQL in turn."""
+    rt = make_runtime(tmp_path / "var", database_url)
+    yield rt
+    rt.db.dispose()

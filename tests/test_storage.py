@@ -1,0 +1,115 @@
+"""Storage on SQLite and PostgreSQL: schema, idempotent inbox, case numbers, keyword versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from bot.inbox import Inbox, inbound_from_row
+from bot.intake import case_number
+from bot.types import Inbound, Photo, Reply
+from storage.catalog import bump_counter, effective_tree, keyword_version, save_override
+from storage.db import make_engine, make_session_factory, transaction
+from storage.migrate import downgrade, upgrade
+from storage.models import Case, CaseEvent, InboundMessage, Reporter
+
+
+@pytest.fixture
+def sessions(database_url):
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def test_migrations_create_every_table_and_downgrade_removes_them(database_url):
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    tables = set(sa.inspect(engine).get_table_names())
+    assert {"reporter", "inbound_message", "conversation", "case", "attachment", "case_event",
+            "outbox", "geocode_cache", "category_override", "counter", "user_account",
+            "audit_log", "training_example", "case_follower"} <= tables
+    engine.dispose()
+    downgrade(database_url, "base")
+    engine = make_engine(database_url)
+    assert "case" not in sa.inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_inbound_idempotency_key_is_unique_per_channel(sessions):
+    with transaction(sessions) as s:
+        s.add(InboundMessage(channel="sms", idempotency_key="SM1", sender="+8613800000000",
+                             kind="text", payload={}))
+        s.add(InboundMessage(channel="telegram", idempotency_key="SM1", sender="42",
+                             kind="text", payload={}))
+    with pytest.raises(IntegrityError), transaction(sessions) as s:
+        s.add(InboundMessage(channel="sms", idempotency_key="SM1", sender="+8613800000000",
+                             kind="text", payload={}))
+
+
+def test_inbox_stores_raw_message_before_processing_and_recognises_replays(sessions, tmp_path):
+    inbox = Inbox(sessions, tmp_path / "inbox")
+    message = Inbound("sms", "+8613800000001", "SMabc", text="井盖坏了",
+                      payload={"Body": "井盖坏了", "MessageSid": "SMabc"})
+    first = inbox.record(message)
+    assert first.previous_replies is None
+    with transaction(sessions) as s:
+        row = s.get(InboundMessage, first.id)
+        assert row.status == "received"
+        assert row.payload["raw"] == {"Body": "井盖坏了", "MessageSid": "SMabc"}
+        row.status = "processed"
+        row.replies = [Reply("已受理").to_json()]
+    again = inbox.record(message)
+    assert again.id == first.id
+    assert [r.text for r in again.previous_replies] == ["已受理"]
+
+
+def test_inbox_keeps_photo_bytes_so_a_failed_message_can_be_rebuilt(sessions, tmp_path):
+    inbox = Inbox(sessions, tmp_path / "inbox")
+    message = Inbound("telegram", "7", "u1", photo=Photo(b"\xff\xd8 not really", "image/jpeg"),
+                      location=(35.75, 114.29))
+    recorded = inbox.record(message)
+    with transaction(sessions) as s:
+        rebuilt = inbound_from_row(s.get(InboundMessage, recorded.id))
+    assert rebuilt.photo.data == b"\xff\xd8 not really"
+    assert rebuilt.location == (35.75, 114.29)
+    assert rebuilt.kind == "photo"
+
+
+def test_datetimes_come_back_as_aware_utc(sessions):
+    moment = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
+    with transaction(sessions) as s:
+        reporter = Reporter(channel="sms", channel_user_id="+861", created_at=moment)
+        s.add(reporter)
+        case = Case(label="event:0102", text="垃圾", channel="sms", reporter=reporter,
+                    created_at=moment, due_at=moment + timedelta(hours=4))
+        case.events.append(CaseEvent(status="accepted"))
+        s.add(case)
+    with transaction(sessions) as s:
+        stored = s.scalar(sa.select(Case))
+        assert stored.created_at == moment
+        assert stored.created_at.tzinfo is not None
+        assert stored.due_at - stored.created_at == timedelta(hours=4)
+        assert [e.status for e in stored.events] == ["accepted"]
+
+
+def test_case_numbers_follow_the_city_date():
+    late_evening_utc = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)  # 01:30 next day in Beijing
+    assert case_number(123, late_evening_utc) == "GI-20261123-000123"
+
+
+def test_keyword_edits_bump_the_version_and_overlay_the_tree(sessions):
+    with transaction(sessions) as s:
+        assert keyword_version(s) == 0
+        base = effective_tree(s)
+        fields = base.as_overrides("component:0118")
+        fields["zh"] = [*fields["zh"], "灯瞎了"]
+        assert save_override(s, "component:0118", fields, actor="admin") == 1
+    with transaction(sessions) as s:
+        tree = effective_tree(s)
+        assert tree.version == 1
+        assert "灯瞎了" in [k.text for k in tree.get("component:0118").keywords_zh]
+        assert bump_counter(s, "keyword_version") == 2
