@@ -157,7 +157,8 @@ class Engine:
             )
         )
         if reporter is None:
-            lang = inbound.language or guess_language(inbound.text or "")
+            text = inbound.text or ""
+            lang = inbound.language or (None if text.startswith("/") else guess_language(text))
             reporter = Reporter(
                 channel=inbound.channel, channel_user_id=inbound.sender, phone=inbound.phone,
                 language=normalize_language(lang), display_name=inbound.display_name,

@@ -121,11 +121,14 @@ def _keyword_out(k: Keyword) -> str | dict[str, Any]:
 
 def _keywords(items: Iterable[Any], label: str) -> tuple[Keyword, ...]:
     out = []
-    for item in items or ():
+    for item in _sequence(items, label, "keywords"):
         if isinstance(item, str):
             out.append(Keyword(item.strip()))
-        elif isinstance(item, Mapping) and "text" in item:
-            out.append(Keyword(str(item["text"]).strip(), float(item.get("weight", 1.0))))
+        elif isinstance(item, Mapping) and "text" in item and set(item) <= {"text", "weight"}:
+            weight = _number(item.get("weight", 1.0), f"{label}: keyword {item!r} weight")
+            if weight <= 0:
+                raise CategoryError(f"{label}: keyword {item!r} weight must be positive")
+            out.append(Keyword(str(item["text"]).strip(), weight))
         else:
             raise CategoryError(f"{label}: keyword {item!r} must be a string or {{text, weight}}")
     if any(not k.text for k in out):
@@ -133,7 +136,27 @@ def _keywords(items: Iterable[Any], label: str) -> tuple[Keyword, ...]:
     return tuple(out)
 
 
+def _sequence(items: Any, label: str, what: str) -> list[Any]:
+    """A YAML list; a bare string would otherwise be split into single characters."""
+    if items is None:
+        return []
+    if not isinstance(items, list | tuple):
+        raise CategoryError(f"{label}: {what} must be a list, got {items!r}")
+    return list(items)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool):
+        raise CategoryError(f"{where}: {value!r} is not a number")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise CategoryError(f"{where}: {value!r} is not a number") from None
+
+
 def _category_fields(data: Mapping[str, Any], label: str) -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise CategoryError(f"{label}: expected a mapping of fields, got {data!r}")
     known = {"name_zh", "name_en", "department", "time_limit_hours", "zh", "en", "negative",
              "urgent", "enabled"}
     unknown = set(data) - known
@@ -145,17 +168,33 @@ def _category_fields(data: Mapping[str, Any], label: str) -> dict[str, Any]:
             out[key] = str(data[key] or "")
     if "time_limit_hours" in data:
         value = data["time_limit_hours"]
-        out["time_limit_hours"] = float(value) if value not in (None, "") else None
+        out["time_limit_hours"] = (
+            _number(value, f"{label}: time_limit_hours") if value not in (None, "") else None
+        )
     if "zh" in data:
         out["keywords_zh"] = _keywords(data["zh"], label)
     if "en" in data:
         out["keywords_en"] = _keywords(data["en"], label)
     if "negative" in data:
-        out["negative"] = tuple(str(n).strip() for n in data["negative"] or ())
+        out["negative"] = tuple(str(n).strip() for n in _sequence(data["negative"], label,
+                                                                     "negative"))
     for key in ("urgent", "enabled"):
         if key in data:
             out[key] = bool(data[key])
     return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a repeated key instead of silently keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise CategoryError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _data_path(name: str) -> Path:
@@ -184,7 +223,7 @@ def _read_classes(csv_path: Path) -> dict[str, Category]:
                 label=label, kind=kind, major=major, minor=minor,
                 major_name_zh=row["major_name_zh"], name_zh=row["minor_name_zh"],
                 name_en=row["name_en"], department=row.get("typical_department_zh") or "",
-                time_limit_hours=float(limit) if limit else None,
+                time_limit_hours=_number(limit, f"{where}: time_limit_hours") if limit else None,
             )
     majors: dict[tuple[str, str], str] = {}
     for c in classes.values():
@@ -197,7 +236,7 @@ def load_tree(csv_path: Path | None = None, keywords_path: Path | None = None) -
     """The shipped tree (or the given files), validated; raises CategoryError naming the fault."""
     classes = _read_classes(csv_path or _data_path("categories.csv"))
     kw_path = keywords_path or _data_path("keywords.yaml")
-    data = yaml.safe_load(kw_path.read_text("utf-8")) if kw_path.exists() else {}
+    data = yaml.load(kw_path.read_text("utf-8"), _UniqueKeyLoader) if kw_path.exists() else {}
     if not isinstance(data, dict):
         raise CategoryError(f"{kw_path.name}: expected a mapping of label → fields")
     for label, fields_ in data.items():
