@@ -19,15 +19,31 @@ _X_PI = math.pi * 3000.0 / 180.0
 _TOLERANCE = 1e-9
 _MAX_ITER = 30
 
-# Rough rectangle of China used by the published algorithm, minus places inside it that
-# publish WGS-84 maps (lat_min, lon_min, lat_max, lon_max).
+# The rectangle of the published algorithm, minus boxes inside it that are not mainland
+# China and publish WGS-84 maps (lat_min, lon_min, lat_max, lon_max). Coarse on purpose:
+# it must be right for cities, not for border posts.
 _CHINA = (0.8293, 72.004, 55.8271, 137.8347)
 _NOT_MAINLAND = (
+    (0.0, 72.0, 18.1, 138.0),  # South-East Asia, south of Hainan
+    (18.1, 72.0, 21.0, 108.0),  # Vietnam, Laos, Myanmar, Thailand
+    (18.1, 111.3, 21.0, 138.0),  # sea east of Hainan, Luzon
+    (20.1, 102.1, 22.3, 106.5),  # northern Vietnam
+    (0.0, 72.0, 26.8, 97.3),  # Indian subcontinent, Bangladesh
+    (26.8, 80.0, 28.0, 88.1),  # Nepal
+    (26.8, 72.0, 35.0, 78.0),  # Kashmir, Punjab
+    (41.3, 72.0, 56.0, 79.8),  # Kazakhstan, Kyrgyzstan
+    (47.5, 72.0, 56.0, 85.5),  # Kazakhstan, Russia west of the Altai
+    (45.2, 87.8, 52.0, 111.5),  # Mongolia
+    (43.0, 96.0, 45.2, 111.0),  # southern Mongolia
+    (53.6, 72.0, 56.0, 138.0),  # Siberia
+    (42.3, 134.8, 48.4, 138.0),  # Russian Far East east of the Ussuri
+    (42.3, 133.5, 45.9, 134.8),  # Primorye
+    (42.3, 131.3, 44.8, 133.5),  # Vladivostok
     (21.85, 119.9, 25.35, 122.1),  # Taiwan
     (22.15, 113.83, 22.49, 114.45),  # Hong Kong (south of the Shenzhen river)
     (22.1, 113.52, 22.21, 113.6),  # Macau
     (33.0, 124.6, 39.8, 131.0),  # Korean peninsula below the Yalu estuary
-    (24.0, 129.5, 42.3, 137.8347),  # Japan and the sea east of Jilin
+    (24.0, 129.5, 42.3, 138.0),  # Japan and the sea east of Jilin
 )
 
 

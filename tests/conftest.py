@@ -14,7 +14,7 @@ from gateway.config import load_config
 from gateway.runtime import Runtime
 from storage.migrate import upgrade
 
-pytest_plugins = ["tests.tgemu.fixtures"]
+pytest_plugins = ["tests.tgemu.fixtures", "tests.forwarding_fixtures"]
 
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 

@@ -1,0 +1,130 @@
+"""The geo layer as the rest of gridintake sees it: geocode, locate a pin, reverse."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from geo.cache import GeocodeCacheStore
+from geo.coords import to_wgs84
+from geo.gazetteer import Gazetteer, demo_path
+from geo.grid import GridError, GridIndex, SquareGrid
+from geo.offline import GazetteerGeocoder
+from geo.providers import RemoteGeocoder, baidu, nominatim
+from geo.reverse import ReverseGeocoder
+from geo.types import GeoResult
+
+log = logging.getLogger(__name__)
+DEMO_GRIDS = "hebi_grids.geojson"
+IMPORTED_GRIDS = "grids.geojson"  # in the data directory, written by `grids import`
+# Prefix of fallback square-grid codes when a city has no polygons (no county code known).
+SQUARE_PREFIX = "000000"
+PROVIDERS = ("gazetteer", "nominatim", "baidu")
+
+
+class GeoConfigError(Exception):
+    """A [city] or [geocoding] setting cannot be used; the message says which."""
+
+
+def demo_grids_path() -> Path:
+    return Path(str(resources.files("geo").joinpath("data", DEMO_GRIDS)))
+
+
+def grids_source(config: Any) -> Path | None:
+    """Imported grids, else the configured file, else the demo city (None: square grid)."""
+    imported = Path(config.get("paths", "data_dir") or "var") / IMPORTED_GRIDS
+    if imported.is_file():
+        return imported
+    configured = config.get("city", "grids") or ""
+    if configured:
+        return Path(configured)
+    if config.get("city", "bbox"):
+        return None
+    return demo_grids_path()
+
+
+def load_grid(config: Any) -> GridIndex | SquareGrid:
+    snap = float(config.get("city", "snap_distance_m", 60))
+    digits = int(config.get("city", "grid_code_serial_digits", 2))
+    source = grids_source(config)
+    if source is None:
+        bbox = tuple(float(v) for v in config.get("city", "bbox"))
+        if len(bbox) != 4:
+            raise GeoConfigError("city.bbox must have 4 numbers: lat_min, lon_min, lat_max, lon_max")
+        return SquareGrid(bbox, SQUARE_PREFIX, digits, city=str(config.get("city", "name", "")))
+    try:
+        return GridIndex.from_file(source, snap, digits)
+    except GridError as exc:
+        raise GeoConfigError(f"{exc} — fix the file or city.grids") from None
+
+
+class GeoService:
+    def __init__(self, grid: GridIndex | SquareGrid, gazetteer: Gazetteer,
+                 remote: RemoteGeocoder | None = None, bbox: tuple[float, ...] | None = None,
+                 min_confidence: float = 0.6):
+        self.grid = grid
+        self.gazetteer = gazetteer
+        self.offline = GazetteerGeocoder(gazetteer)
+        self.remote = remote
+        self._reverse = ReverseGeocoder(gazetteer)
+        self.bbox = tuple(bbox) if bbox else grid.bbox
+        self.min_confidence = min_confidence
+
+    def geocode(self, text: str) -> GeoResult | None:
+        """The configured provider first; the offline gazetteer when that finds nothing or
+        is unsure, keeping the more confident of the two."""
+        if not text or not text.strip():
+            return None
+        result = self.remote.geocode(text) if self.remote else None
+        if result is None or result.confidence < self.min_confidence:
+            offline = self.offline.geocode(text)
+            if offline is not None and (result is None or offline.confidence > result.confidence):
+                result = offline
+        if result is None:
+            return None
+        result.cell = self.grid.lookup(result.lat, result.lon)
+        result.address = self.reverse(result.lat, result.lon)
+        return result
+
+    def locate(self, lat: float, lon: float, crs: str = "wgs84") -> GeoResult:
+        """A pin (Telegram location, EXIF GPS, map click) with its cell and words."""
+        wlat, wlon = to_wgs84(float(lat), float(lon), crs)
+        address = self.reverse(wlat, wlon)
+        return GeoResult(lat=wlat, lon=wlon, provider="pin", confidence=1.0,
+                         matched=address or f"{wlat:.6f},{wlon:.6f}",
+                         cell=self.grid.lookup(wlat, wlon), address=address)
+
+    def reverse(self, lat: float, lon: float) -> str | None:
+        return self._reverse.describe(lat, lon)
+
+
+def _gazetteer(config: Any) -> Gazetteer:
+    path = config.get("city", "gazetteer") or ""
+    return Gazetteer.from_file(Path(path) if path else demo_path())
+
+
+def build_geo(config: Any, session_factory: Any = None) -> GeoService:
+    grid = load_grid(config)
+    gazetteer = _gazetteer(config)
+    bbox = config.get("city", "bbox") or None
+    if bbox and len(bbox) != 4:
+        raise GeoConfigError("city.bbox must have 4 numbers: lat_min, lon_min, lat_max, lon_max")
+    scope = tuple(float(v) for v in bbox) if bbox else grid.bbox
+    provider = config.get("geocoding", "provider", "gazetteer")
+    if provider not in PROVIDERS:
+        raise GeoConfigError(f"geocoding.provider={provider!r}: use one of {', '.join(PROVIDERS)}")
+    cache = GeocodeCacheStore(session_factory) if session_factory is not None else None
+    timeout = float(config.get("geocoding", "timeout_s", 5))
+    city = str(config.get("city", "name", ""))
+    remote = None
+    if provider == "nominatim":
+        remote = nominatim(config.get("geocoding", "nominatim_domain", ""), timeout, scope, cache)
+    elif provider == "baidu":
+        key = config.secret("BAIDU_AK")
+        if not key:
+            raise GeoConfigError("geocoding.provider=baidu needs the key in GRIDINTAKE_BAIDU_AK")
+        remote = baidu(key, timeout, scope, city, cache)
+    min_confidence = float(config.get("geocoding", "min_confidence", 0.6))
+    return GeoService(grid, gazetteer, remote, scope, min_confidence)
