@@ -59,9 +59,16 @@ class TextModel:
         return cls(nlp, Calibration.load(path / CALIBRATION_FILE))
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        if len(texts) == 1:
-            return [dict(self.nlp(texts[0]).cats)]
-        return [dict(doc.cats) for doc in self.nlp.pipe(texts, batch_size=256)]
+        """Empty texts get ``{}`` (no opinion): the BOW model cannot score a doc without tokens."""
+        out: list[dict[str, float]] = [{} for _ in texts]
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        if len(todo) == 1:
+            out[todo[0]] = dict(self.nlp(texts[todo[0]]).cats)
+        elif todo:
+            docs = self.nlp.pipe((texts[i] for i in todo), batch_size=256)
+            for i, doc in zip(todo, docs, strict=True):
+                out[i] = dict(doc.cats)
+        return out
 
 
 _cache: dict[Path, TextModel | None] = {}

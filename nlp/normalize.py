@@ -21,7 +21,8 @@ _SPACE = re.compile(r"\s+")
 _PUNCT_RUN = re.compile(r"([!?,.;:~。！？，、；：…～])\1+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
-_SPACE_BETWEEN_HAN = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
+_CJK_OR_PUNCT = r"[\u3400-\u9fff!?,.;:~。！？，、；：…～]"
+_SPACE_BETWEEN_HAN = re.compile(rf"(?<={_CJK_OR_PUNCT}) (?={_CJK_OR_PUNCT})")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Find many phrases in a short text at once: one compiled regex, fuzzy matching only as a fallback.
 
-Exact matching is one pass of a longest-first alternation (so "路灯井盖" wins over "路灯"); the
+Exact matching is leftmost-longest (so "路灯井盖" wins over "路灯"): a dictionary walk for Chinese
+phrases, a walk over crudely stemmed words for English ones (plurals, -ed, -ing); the
 fuzzy pass (rapidfuzz) runs only for phrases whose characters mostly occur in the text, which keeps
 it cheap enough for thousands of messages a second.
 """
@@ -18,6 +19,8 @@ from rapidfuzz import fuzz
 P = TypeVar("P")
 
 _LATIN_WORD = re.compile(r"^[a-z0-9][a-z0-9 '\-]*$")
+_HAS_LATIN = re.compile(r"[a-z]")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,16 @@ class Hit(Generic[P]):
     similarity: float = 1.0  # 1.0 for an exact match
 
 
-def _pattern(phrase: str) -> str:
-    if _LATIN_WORD.match(phrase):
-        # English: whole words, tolerate plural / -ed / -ing endings and flexible spacing
-        body = r"[\s\-]*".join(re.escape(w) for w in phrase.split())
-        return rf"\b{body}(?:s|es|ed|d|ing)?\b"
-    return re.escape(phrase)
+def _stem(word: str) -> str:
+    """Crude English stemming, applied alike to keywords and text: lights → light, parked → park."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    for suffix in ("ing", "ed", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
 
 
 class PhraseIndex(Generic[P]):
@@ -48,11 +55,19 @@ class PhraseIndex(Generic[P]):
                 table[phrase].append(payload)
         self._payloads = {k: tuple(v) for k, v in table.items()}
         ordered = sorted(self._payloads, key=lambda p: (-len(p), p))
-        self._groups = {f"p{i}": p for i, p in enumerate(ordered)}
-        self._regex = (
-            re.compile("|".join(f"(?P<p{i}>{_pattern(p)})" for i, p in enumerate(ordered)))
-            if ordered else None
-        )
+        lengths: dict[str, set[int]] = defaultdict(set)
+        words: dict[str, set[int]] = defaultdict(set)
+        self._latin: dict[tuple[str, ...], str] = {}
+        for phrase in ordered:
+            if _LATIN_WORD.match(phrase):
+                key = tuple(_stem(w) for w in _WORD.findall(phrase))
+                if key:
+                    self._latin.setdefault(key, phrase)
+                    words[key[0]].add(len(key))
+            else:
+                lengths[phrase[0]].add(len(phrase))
+        self._lengths = {ch: sorted(ls, reverse=True) for ch, ls in lengths.items()}
+        self._word_lengths = {w: sorted(ls, reverse=True) for w, ls in words.items()}
         self._fuzzy: dict[str, list[str]] = defaultdict(list)  # char → candidate phrases
         for phrase in ordered:
             if self._fuzzy_eligible(phrase, fuzzy_min_len):
@@ -68,12 +83,41 @@ class PhraseIndex(Generic[P]):
         return len(phrase) >= (min_len + 2 if latin else min_len)
 
     def find(self, text: str) -> list[Hit[P]]:
-        if self._regex is None:
-            return []
-        hits = []
-        for m in self._regex.finditer(text):
-            phrase = self._groups[m.lastgroup or ""]
-            hits.append(Hit(phrase, m.start(), m.end(), self._payloads[phrase]))
+        """Leftmost-longest, non-overlapping exact matches."""
+        hits: list[Hit[P]] = []
+        i, n = 0, len(text)
+        while i < n:
+            for size in self._lengths.get(text[i], ()):
+                phrase = text[i:i + size]
+                if phrase in self._payloads:
+                    hits.append(Hit(phrase, i, i + size, self._payloads[phrase]))
+                    i += size
+                    break
+            else:
+                i += 1
+        if self._latin and _HAS_LATIN.search(text):
+            hits.extend(self._find_words(text))
+            hits.sort(key=lambda h: h.start)
+        return hits
+
+    def _find_words(self, text: str) -> list[Hit[P]]:
+        """English phrases as sequences of crudely stemmed words (plurals, -ed, -ing)."""
+        tokens = [(m.start(), m.end(), _stem(m.group())) for m in _WORD.finditer(text)]
+        stems = [t[2] for t in tokens]
+        hits: list[Hit[P]] = []
+        i = 0
+        while i < len(tokens):
+            for size in self._word_lengths.get(stems[i], ()):
+                if i + size > len(tokens):
+                    continue
+                phrase = self._latin.get(tuple(stems[i:i + size]))
+                if phrase is not None:
+                    hits.append(Hit(phrase, tokens[i][0], tokens[i + size - 1][1],
+                                    self._payloads[phrase]))
+                    i += size
+                    break
+            else:
+                i += 1
         return hits
 
     def find_fuzzy(self, text: str, exclude: set[str], cutoff: float = 75.0) -> list[Hit[P]]:

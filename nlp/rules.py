@@ -20,7 +20,7 @@ from nlp.normalize import normalize_text
 
 _PHRASE_KEYS = ("cues", "keywords", "phrases", "patterns", "words", "zh", "en", "examples_zh")
 _NAME_KEYS = ("topic", "name", "id", "key", "label")
-_REFER_KEYS = ("referral", "refer_to", "refer", "where", "answer", "reply", "message", "hotline")
+_REFER_KEYS = ("referral", "reply", "refer_to", "refer", "where", "answer", "message", "hotline")
 _CALL_KEYS = ("call", "number", "phone", "dial", "hotline")
 
 
@@ -30,9 +30,9 @@ class Rule:
     phrases: tuple[str, ...]
     info: dict[str, Any]  # what to tell the resident (referral text, number to call, …)
 
-    @property
-    def referral(self) -> str:
-        return _first_text(self.info, _REFER_KEYS)
+    def reply(self, lang: str = "zh") -> str:
+        """What to tell the resident, in their language when the data has it."""
+        return _first_text(self.info, (f"reply_{lang}", *_REFER_KEYS, "reply_zh", "reply_en"))
 
     @property
     def call(self) -> str:

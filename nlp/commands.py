@@ -1,0 +1,66 @@
+"""CLI subcommands ``classify``, ``eval`` and ``train`` (wired into ``gridintake`` by gateway.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from nlp import get_classifier
+
+    if not args.text.strip():
+        return _fail("empty text")
+    _print(get_classifier().classify(args.text, args.lang).to_json())
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from nlp import evaluate, get_classifier
+
+    path = Path(args.file)
+    try:
+        records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+        _print(evaluate(get_classifier(), records, details=args.details))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return _fail(f"{path}: {exc}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from nlp.train import train
+
+    try:
+        _print(train(Path(args.out) if args.out else None))
+    except (OSError, ValueError) as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``classify``, ``eval`` and ``train`` to an argparse subparsers object."""
+    p = subparsers.add_parser("classify", help="classify one message, print JSON")
+    p.add_argument("text")
+    p.add_argument("--lang", choices=("zh", "en"), default=None)
+    p.set_defaults(func=cmd_classify)
+
+    p = subparsers.add_parser("eval", help="accuracy on a JSONL file of {text, label}")
+    p.add_argument("file")
+    p.add_argument("--details", action="store_true", help="add confusions and worst classes")
+    p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser("train", help="retrain the text classifier into nlp/data/model")
+    p.add_argument("--out", default=None, help="model directory (default: the shipped one)")
+    p.set_defaults(func=cmd_train)
