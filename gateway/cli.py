@@ -172,6 +172,7 @@ COMMAND_MODULES = (
     "gateway.commands_forwarding",
     "gateway.commands_channels",
     "gateway.commands_admin",
+    "bot.handlers.telegram_cli",
 )
 
 

@@ -1,0 +1,303 @@
+"""The Telegram channel: python-telegram-bot v22 handlers that turn Updates into the engine's Inbound.
+
+No business logic here: a message, photo, pin or button press becomes one `Inbound`, the engine
+(synchronous SQLAlchemy, so run in a worker thread) answers, and its replies become messages with
+an inline keyboard (choices) or a reply keyboard asking for the location. Polling
+(`gridintake telegram`) and webhook mode (gateway/telegram_webhook.py) build the same Application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from limits import parse as parse_rate
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import update as sql_update
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.engine import guess_language
+from bot.handlers.telegram_outbox import bot_base_url, choice_rows, file_base_url, send_outbox
+from bot.i18n import normalize_language, t
+from bot.types import Inbound, Photo, Reply
+from gateway.config import ConfigError
+from gateway.forwarding.senders import register_sender
+from storage.db import transaction
+from storage.models import Reporter
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+COMMANDS = {
+    "zh": [("report", "上报问题"), ("status", "查询案件：/status 案件号"), ("mycases", "我的案件"),
+           ("cancel", "取消当前上报"), ("lang", "Switch to English"), ("help", "帮助"),
+           ("start", "开始")],
+    "en": [("report", "Report a problem"), ("status", "Case status: /status NUMBER"),
+           ("mycases", "My cases"), ("cancel", "Cancel the current report"),
+           ("lang", "切换为中文"), ("help", "Help"), ("start", "Start")],
+}
+LOCATION_BUTTON = {"zh": "📍 发送我的位置", "en": "📍 Send my location"}
+LOCATION_PROMPT = {"zh": "也可点下方按钮发送定位。", "en": "Or tap the button below to send your location."}
+CONCURRENT_UPDATES = 8  # chats handled at once; the engine runs in worker threads
+KEYBOARD_SHOWN = "location_keyboard_shown"  # chat_data flag: the location keyboard is up
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str
+    base_url: str
+    base_file_url: str
+
+    @classmethod
+    def from_config(cls, config: Any, base_url: str | None = None,
+                    base_file_url: str | None = None) -> TelegramSettings:
+        token = config.secret("TELEGRAM_TOKEN")
+        if not token:
+            raise ConfigError("GRIDINTAKE_TELEGRAM_TOKEN is not set: put the bot token from @BotFather there")
+        base = bot_base_url(base_url or config.get("telegram", "base_url"))
+        return cls(token, base, base_file_url or file_base_url(base))
+
+
+# ---- Update → Inbound --------------------------------------------------------------------------
+
+
+def inbound_from_update(update: Update, photo: Photo | None = None) -> Inbound | None:
+    """The engine's message for an Update; None for updates that are not a resident writing.
+
+    The idempotency key is chat:message (update ids restart at random after a quiet week), or
+    the callback query id for a button press, whose data is the choice key the resident picked.
+    """
+    user, chat = update.effective_user, update.effective_chat
+    if chat is None:
+        return None
+    common: dict[str, Any] = {
+        "channel": CHANNEL, "sender": str(chat.id), "payload": update.to_dict(),
+        "language": user.language_code if user else None,
+        "display_name": user.full_name if user else None,
+    }
+    query = update.callback_query
+    if query is not None:
+        return Inbound(key=f"callback:{query.id}", text=query.data, **common)
+    message = update.message
+    if message is None:  # edits, channel posts, member changes: not a report
+        return None
+    location = message.location
+    return Inbound(
+        key=f"{chat.id}:{message.message_id}", text=message.text or message.caption,
+        location=(location.latitude, location.longitude) if location else None,
+        photo=photo, **common,
+    )
+
+
+@dataclass(frozen=True)
+class Attached:
+    file_id: str
+    file_size: int | None
+    mime: str | None
+
+
+def attachment_of(message: Message) -> Attached | None:
+    """The largest PhotoSize of a photo, or a file sent as a document (checked as an image later)."""
+    if message.photo:
+        largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        return Attached(largest.file_id, largest.file_size, "image/jpeg")
+    if message.document:
+        doc = message.document
+        return Attached(doc.file_id, doc.file_size, doc.mime_type)
+    return None
+
+
+# ---- Reply → messages ---------------------------------------------------------------------------
+
+
+def reply_language(reply: Reply) -> str:
+    return normalize_language(guess_language(reply.text) or "zh")
+
+
+def render(reply: Reply, keyboard_shown: bool) -> list[tuple[str, Any]]:
+    """(text, reply_markup) messages for one reply.
+
+    Choices become an inline keyboard whose callback data is the choice key; a location request
+    becomes a reply keyboard with a request_location button. A message carries one markup, so a
+    reply with both gets a short second message for the location button; a plain reply after the
+    location keyboard was shown takes it away again.
+    """
+    lang = reply_language(reply)
+    location = ReplyKeyboardMarkup(
+        [[KeyboardButton(LOCATION_BUTTON[lang], request_location=True)]],
+        resize_keyboard=True, one_time_keyboard=True,
+    )
+    if reply.choices:
+        inline = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(c.label, callback_data=c.key) for c in row]
+             for row in choice_rows(reply.choices)]
+        )
+        messages: list[tuple[str, Any]] = [(reply.text, inline)]
+        if reply.request_location:
+            messages.append((LOCATION_PROMPT[lang], location))
+        return messages
+    if reply.request_location:
+        return [(reply.text, location)]
+    return [(reply.text, ReplyKeyboardRemove() if keyboard_shown else None)]
+
+
+# ---- the channel ---------------------------------------------------------------------------------
+
+
+class SenderLimiter:
+    """Per-sender inbound rate limit ([limits] per_sender), in memory or Redis."""
+
+    def __init__(self, rate: str, storage_uri: str) -> None:
+        self.rate = parse_rate(rate)
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def allow(self, sender: str) -> bool:
+        return self.limiter.hit(self.rate, CHANNEL, sender)
+
+
+class TelegramChannel:
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.max_photo_bytes = int(runtime.config.get("bot", "max_photo_bytes"))
+        self.limiter = SenderLimiter(runtime.config.get("limits", "per_sender"),
+                                     runtime.config.get("limits", "storage_uri"))
+        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def install(self, app: Application) -> None:
+        private = filters.ChatType.PRIVATE
+        app.add_handler(CallbackQueryHandler(self.on_update))
+        app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE, self.on_update))
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Updates run concurrently across chats, one at a time within a chat."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        lock = self._chat_locks.setdefault(chat.id, asyncio.Lock())
+        async with lock:
+            await self._handle(update, context, chat.id)
+
+    async def _handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+        user, query = update.effective_user, update.callback_query
+        if query is not None:
+            await _settle_button(query)
+        if not self.limiter.allow(str(chat_id)):
+            lang = normalize_language(user.language_code if user else None)
+            await self._send(context, chat_id, [Reply(t("rate_limited", lang))])
+            return
+        photo = await self._photo(update.message, context) if update.message else None
+        inbound = inbound_from_update(update, photo)
+        if inbound is None:
+            return
+        await asyncio.to_thread(self._set_unreachable, inbound.sender, False)
+        outcome = await asyncio.to_thread(self.runtime.engine.handle, inbound)
+        await self._send(context, chat_id, outcome.replies)
+
+    async def _photo(self, message: Message, context: ContextTypes.DEFAULT_TYPE) -> Photo | None:
+        """Download the attachment unless Telegram's sizes already show it is over the limit.
+
+        A refused file reaches the engine as empty bytes, so it is stored and answered politely
+        like any other unusable photo.
+        """
+        attached = attachment_of(message)
+        if attached is None:
+            return None
+        refused = Photo(b"", attached.mime, attached.file_id)
+        if attached.file_size is not None and attached.file_size > self.max_photo_bytes:
+            return refused
+        try:
+            file = await context.bot.get_file(attached.file_id)
+            if file.file_size is not None and file.file_size > self.max_photo_bytes:
+                return refused
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as error:  # "file is too big" (over 20 MB), network trouble
+            log.info("photo %s not downloaded: %s", attached.file_id, error)
+            return refused
+        return Photo(data, attached.mime, attached.file_id)
+
+    async def _send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Reply]) -> None:
+        for reply in replies:
+            for text, markup in render(reply, bool(context.chat_data.get(KEYBOARD_SHOWN))):
+                try:
+                    await context.bot.send_message(chat_id, text, reply_markup=markup)
+                except Forbidden as error:
+                    log.info("chat %s refuses messages: %s", chat_id, error)
+                    await asyncio.to_thread(self._set_unreachable, str(chat_id), True)
+                    return
+                if isinstance(markup, ReplyKeyboardMarkup):
+                    context.chat_data[KEYBOARD_SHOWN] = True
+                elif isinstance(markup, ReplyKeyboardRemove):
+                    context.chat_data[KEYBOARD_SHOWN] = False
+
+    def _set_unreachable(self, sender: str, value: bool) -> None:
+        """Blocked → no outbound messages; writing to us again makes the resident reachable."""
+        with transaction(self.runtime.sessions) as session:
+            session.execute(
+                sql_update(Reporter)
+                .where(Reporter.channel == CHANNEL, Reporter.channel_user_id == sender,
+                       Reporter.unreachable != value)
+                .values(unreachable=value)
+            )
+
+
+async def _settle_button(query: Any) -> None:
+    """Answer the press (the client stops its spinner) and take the pressed keyboard away, so an
+    old button cannot answer a later question. Both fail harmlessly on very old messages."""
+    try:
+        await query.answer()
+        if isinstance(query.message, Message) and query.message.reply_markup is not None:
+            await query.message.edit_reply_markup(reply_markup=None)
+    except TelegramError as error:
+        log.debug("button press %s not settled: %s", query.id, error)
+
+
+async def setup_bot(app: Application) -> None:
+    """Start-up: the command menu in Chinese (default) and English."""
+    for lang, language_code in (("zh", None), ("en", "en")):
+        commands = [BotCommand(name, description) for name, description in COMMANDS[lang]]
+        await app.bot.set_my_commands(commands, language_code=language_code)
+
+
+def application_builder(settings: TelegramSettings) -> ApplicationBuilder:
+    return (ApplicationBuilder().token(settings.token)
+            .base_url(settings.base_url).base_file_url(settings.base_file_url))
+
+
+def build_application(runtime: Any, builder: ApplicationBuilder | None = None) -> Application:
+    """The bot's Application, for polling and for webhook mode alike."""
+    builder = builder or application_builder(TelegramSettings.from_config(runtime.config))
+    app = (builder.rate_limiter(AIORateLimiter(max_retries=2)).post_init(setup_bot)
+           .concurrent_updates(CONCURRENT_UPDATES).build())
+    TelegramChannel(runtime).install(app)
+    app.add_error_handler(_log_error)
+    return app
+
+
+async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("telegram update failed", exc_info=context.error)
+
+
+register_sender(CHANNEL, send_outbox)

@@ -1,0 +1,35 @@
+"""`gridintake telegram`: run the Telegram bot by long polling (webhook mode is `gridintake serve`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_telegram(args: argparse.Namespace) -> int:
+    from telegram import Update
+
+    from bot.handlers.telegram import TelegramSettings, application_builder, build_application
+    from gateway.runtime import Runtime
+
+    runtime = Runtime.from_env()
+    settings = TelegramSettings.from_config(runtime.config, args.base_url, args.base_file_url)
+    app = build_application(runtime, application_builder(settings))
+    print(f"gridintake telegram polling {settings.base_url.removesuffix('/bot')}", file=sys.stderr,
+          flush=True)
+    app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=args.poll_interval,
+                    timeout=args.timeout, drop_pending_updates=False)
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("telegram", help="run the Telegram bot (long polling)",
+                                   description="Run the Telegram bot by long polling.")
+    parser.add_argument("--base-url", help="Bot API server, e.g. http://127.0.0.1:8081/bot "
+                        "(default: [telegram] base_url, else api.telegram.org)")
+    parser.add_argument("--base-file-url", help="where that server serves files "
+                        "(default: <root>/file/bot)")
+    parser.add_argument("--poll-interval", type=float, default=0.1,
+                        help="seconds between polls (a server without long polling answers at once)")
+    parser.add_argument("--timeout", type=int, default=10, help="long-poll length in seconds")
+    parser.set_defaults(func=cmd_telegram)

@@ -1,0 +1,105 @@
+"""Link a new report to an open case about the same thing (same label, close by, recent,
+similar words), so every reporter hears the updates; and undo a wrong link."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from rapidfuzz import fuzz
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from categories import NONE_LABEL
+from gateway.config import Config
+from gateway.forwarding.notify import message
+from gateway.forwarding.status import OPEN_STATUSES
+from storage.models import Case, CaseEvent, CaseFollower
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+@dataclass(frozen=True)
+class DuplicateSettings:
+    distance_m: float = 50
+    window_hours: float = 72
+    min_text_similarity: float = 40
+
+    @classmethod
+    def from_config(cls, config: Config) -> DuplicateSettings:
+        section = config["duplicates"]
+        return cls(float(section["distance_m"]), float(section["window_hours"]),
+                   float(section["min_text_similarity"]))
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def find_original(session: Session, case: Case, settings: DuplicateSettings) -> Case | None:
+    """The best open case this one repeats, or None."""
+    if case.label == NONE_LABEL or case.lat is None or case.lon is None:
+        return None
+    dlat = settings.distance_m / 111_320
+    dlon = dlat / max(math.cos(math.radians(case.lat)), 0.01)
+    candidates = session.scalars(
+        select(Case).where(
+            Case.label == case.label, Case.id != case.id, Case.duplicate_of_id.is_(None),
+            Case.status.in_(OPEN_STATUSES),
+            Case.created_at >= case.created_at - timedelta(hours=settings.window_hours),
+            Case.lat.between(case.lat - dlat, case.lat + dlat),
+            Case.lon.between(case.lon - dlon, case.lon + dlon),
+        )
+    ).all()
+    best: tuple[float, float, Case] | None = None
+    for other in candidates:
+        meters = distance_m(case.lat, case.lon, other.lat, other.lon)
+        similarity = fuzz.WRatio(case.text, other.text)
+        if meters > settings.distance_m or similarity < settings.min_text_similarity:
+            continue
+        if best is None or (similarity, -meters) > (best[0], -best[1]):
+            best = (similarity, meters, other)
+    return best[2] if best else None
+
+
+def link(session: Session, case: Case, original: Case, actor: str = "system") -> None:
+    case.duplicate_of = original
+    if case.reporter_id is not None and case.reporter_id != original.reporter_id:
+        known = session.scalar(select(CaseFollower).where(
+            CaseFollower.case_id == original.id, CaseFollower.reporter_id == case.reporter_id))
+        if known is None:
+            session.add(CaseFollower(case_id=original.id, reporter_id=case.reporter_id,
+                                     source_case_id=case.id))
+    case.events.append(CaseEvent(status="linked", actor=actor, data={"original": original.number}))
+    original.events.append(CaseEvent(status="linked", actor=actor, data={"duplicate": case.number}))
+    session.flush()
+
+
+def unlink(session: Session, case: Case, actor: str) -> Case:
+    """Undo a wrong link; the resident is told their case is handled on its own. Returns the
+    case it was linked to."""
+    original = case.duplicate_of
+    if original is None:
+        raise ValueError(f"case {case.number} is not linked to another case")
+    session.execute(delete(CaseFollower).where(CaseFollower.source_case_id == case.id))
+    case.duplicate_of = None
+    case.events.append(CaseEvent(status="unlinked", actor=actor, data={"original": original.number}))
+    original.events.append(CaseEvent(status="unlinked", actor=actor, data={"duplicate": case.number}))
+    session.flush()
+    if case.reporter is not None:
+        message(session, case, case.reporter, key="case_unlinked",
+                dedupe=f"notify:{case.events[-1].id}", original=original.number)
+    return original
+
+
+def duplicate_listener(settings: DuplicateSettings):
+    def link_if_duplicate(session: Session, case: Case) -> None:
+        original = find_original(session, case, settings)
+        if original is not None:
+            link(session, case, original)
+
+    return link_if_duplicate

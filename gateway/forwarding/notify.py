@@ -1,0 +1,78 @@
+"""Short messages to the residents behind a case (its reporter and every linked follower),
+written as outbox rows on the channel each of them used, in their language."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.i18n import t
+from bot.types import Choice
+from gateway.forwarding.outbox import RESIDENT_SINKS, enqueue
+from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
+
+RATING_CHOICES = [Choice(str(n), "★" * n) for n in range(1, 6)]
+
+
+def resident_route(reporter: Reporter) -> tuple[str, str] | None:
+    """(sink, target) for a reporter, or None when we may not or cannot write to them."""
+    if reporter.unreachable or not reporter.consent_contact:
+        return None
+    if reporter.channel in RESIDENT_SINKS:
+        return reporter.channel, reporter.channel_user_id
+    if reporter.phone:  # hotline / web callers who gave a phone and consented: SMS
+        return "sms", reporter.phone
+    return None
+
+
+def audience(session: Session, case: Case) -> list[Reporter]:
+    """The case's reporter first, then the followers, each once."""
+    people: dict[int, Reporter] = {}
+    if case.reporter is not None:
+        people[case.reporter.id] = case.reporter
+    followers = session.scalars(
+        select(Reporter).join(CaseFollower, CaseFollower.reporter_id == Reporter.id)
+        .where(CaseFollower.case_id == case.id).order_by(CaseFollower.id)
+    ).all()
+    for reporter in followers:
+        people.setdefault(reporter.id, reporter)
+    return list(people.values())
+
+
+def message(session: Session, case: Case, reporter: Reporter, *, key: str, dedupe: str,
+            choices: list[Choice] = (), **values) -> Outbox | None:
+    route = resident_route(reporter)
+    if route is None:
+        return None
+    sink, target = route
+    payload = {
+        "text": t(key, reporter.language, number=case.number, **values),
+        "choices": [{"key": c.key, "label": c.label} for c in choices],
+        "language": reporter.language,
+        "reporter_id": reporter.id,
+        "case": case.number,
+    }
+    return enqueue(session, sink=sink, target=target, payload=payload, case_id=case.id,
+                   key=f"{dedupe}:{reporter.id}")
+
+
+def notify_all(session: Session, case: Case, *, key: str, dedupe: str,
+               choices: list[Choice] = (), **values) -> list[Outbox]:
+    rows = [message(session, case, r, key=key, dedupe=dedupe, choices=choices, **values)
+            for r in audience(session, case)]
+    return [row for row in rows if row is not None]
+
+
+def ask_for_rating(session: Session, case: Case, dedupe: str) -> list[Outbox]:
+    """After closure: the rating question, and idle conversations wait for the 1–5 answer."""
+    rows = notify_all(session, case, key="rate_request", dedupe=dedupe, choices=RATING_CHOICES)
+    for reporter in audience(session, case):
+        if resident_route(reporter) is None:
+            continue
+        conv = session.scalar(select(Conversation).where(Conversation.reporter_id == reporter.id))
+        if conv is None:
+            session.add(Conversation(reporter_id=reporter.id, state="rating",
+                                     slots={"case": case.number}))
+        elif conv.state in ("idle", "rating"):
+            conv.state, conv.slots = "rating", {"case": case.number}
+    return rows

@@ -1,0 +1,33 @@
+"""Cases past their category's handling time limit get an `overdue` event (once) and, when
+configured, a notice to the platform."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.forwarding.platform import Platform
+from gateway.forwarding.status import OPEN_STATUSES
+from storage.models import Case, CaseEvent, utcnow
+
+
+def mark_overdue(session: Session, platform: Platform, notify_platform: bool = True,
+                 now: datetime | None = None) -> list[str]:
+    now = now or utcnow()
+    cases = session.scalars(
+        select(Case).where(Case.due_at.is_not(None), Case.due_at < now, Case.overdue.is_(False),
+                           Case.status.in_(OPEN_STATUSES), Case.duplicate_of_id.is_(None))
+        .order_by(Case.due_at).with_for_update(skip_locked=True)
+    ).all()
+    for case in cases:
+        case.overdue = True
+        late_h = round((now - case.due_at).total_seconds() / 3600, 1)
+        event = CaseEvent(status="overdue", data={"due_at": case.due_at.isoformat(), "late_hours": late_h})
+        case.events.append(event)
+        session.flush()
+        if notify_platform:
+            platform.notice(session, case, "overdue", key=case.number,
+                            data={"due_at": case.due_at.isoformat(), "status": case.status})
+    return [c.number for c in cases]

@@ -1,0 +1,55 @@
+"""What the city platform is sent: new cases (webhook and/or Open311) and notices (ratings,
+overdue cases, links undone). Only the sinks that are configured get rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from categories import NONE_LABEL, CategoryTree
+from gateway.config import Config
+from gateway.forwarding.document import case_document
+from gateway.forwarding.open311 import request_fields
+from gateway.forwarding.outbox import enqueue
+from storage.models import Case, Outbox
+
+
+class Platform:
+    def __init__(self, config: Config, tree: Callable[[], CategoryTree]) -> None:
+        self.config = config
+        self.tree = tree
+
+    @property
+    def webhook_enabled(self) -> bool:
+        return bool(self.config.get("forwarding", "webhook_url"))
+
+    @property
+    def open311_enabled(self) -> bool:
+        return bool(self.config.get("forwarding", "open311_endpoint"))
+
+    def document(self, case: Case) -> dict[str, Any]:
+        return case_document(case, self.tree(), self.config.get("server", "public_url") or "")
+
+    def forward_case(self, session: Session, case: Case) -> list[Outbox]:
+        """The case listener: one row per configured sink, in the transaction that files the case."""
+        rows = []
+        document = self.document(case) if self.webhook_enabled or self.open311_enabled else None
+        if self.webhook_enabled:
+            rows.append(enqueue(session, sink="webhook", key=f"webhook:case:{case.number}",
+                                case_id=case.id, payload={"type": "case.created", "case": document}))
+        if self.open311_enabled and case.label != NONE_LABEL:
+            rows.append(enqueue(session, sink="open311", key=f"open311:case:{case.number}",
+                                case_id=case.id, payload={"fields": request_fields(document)}))
+        return rows
+
+    def notice(self, session: Session, case: Case, kind: str, key: str,
+               data: dict[str, Any]) -> Outbox | None:
+        """A short signed notice about an existing case (webhook only: Open311 has no such call)."""
+        if not self.webhook_enabled:
+            return None
+        payload = {"type": f"case.{kind}", "number": case.number, "external_id": case.external_id,
+                   "data": data}
+        return enqueue(session, sink="webhook", key=f"webhook:{kind}:{key}", case_id=case.id,
+                       payload=payload)

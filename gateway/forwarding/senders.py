@@ -1,0 +1,53 @@
+"""Who delivers an outbox row, by sink. Channel helpers (Telegram, SMS) register theirs here.
+
+A sender gets the runtime and the row and returns a small result dict (stored on the row) or None.
+It signals failure with one of the exceptions below, so the worker knows what to do next.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+Sender = Callable[[Any, Any], dict | None]  # (Runtime, Outbox) -> result
+
+
+class RetryableError(Exception):
+    """Try again later (timeouts, 5xx, rate limits)."""
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (4xx, a malformed payload): the row is dead-lettered at once."""
+
+
+class RecipientUnreachable(Exception):
+    """The resident refuses our messages (bot blocked, SMS STOP): mark them and stop sending."""
+
+
+_SENDERS: dict[str, Sender] = {}
+
+# Modules that register channel senders when imported; those not installed are skipped.
+SENDER_MODULES = (
+    "bot.handlers.telegram",
+    "bot.handlers.sms",
+)
+
+
+def register_sender(sink: str, send: Sender) -> None:
+    _SENDERS[sink] = send
+
+
+def unregister_sender(sink: str) -> None:
+    _SENDERS.pop(sink, None)
+
+
+def sender_for(sink: str) -> Sender | None:
+    return _SENDERS.get(sink)
+
+
+def load_channel_senders() -> None:
+    for name in SENDER_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)

@@ -1,0 +1,287 @@
+"""Deliver due outbox rows: claim a batch, send each, record the outcome.
+
+Claiming: a batch of due rows is leased to this worker (`locked_by`, `locked_until`); on
+PostgreSQL the candidate rows are selected `FOR UPDATE SKIP LOCKED`, so parallel workers take
+disjoint batches, and the conditional UPDATE re-checks the lease so the same holds on SQLite.
+A worker that dies mid-delivery leaves its lease to expire; platform rows are then delivered
+again with the same idempotency key (the receiver recognises it). Resident messages cannot be
+recognised by a phone, so a resident row whose send was in flight is dead-lettered as
+"in doubt" rather than sent twice (`outbox retry` sends it after a check).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import or_, select, update
+
+from gateway.forwarding.open311 import Open311Client, Open311Sink, record_result
+from gateway.forwarding.outbox import RESIDENT_SINKS
+from gateway.forwarding.senders import (
+    PermanentError,
+    RecipientUnreachable,
+    RetryableError,
+    Sender,
+    load_channel_senders,
+    sender_for,
+)
+from gateway.forwarding.webhook import WebhookSink
+from storage.db import transaction
+from storage.models import Case, Outbox, Reporter, utcnow
+
+log = logging.getLogger(__name__)
+SENDING = "#sending"
+
+
+@dataclass
+class WorkerSettings:
+    max_attempts: int = 8
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 3600.0
+    batch_size: int = 20
+    lease_s: float = 120.0
+    timeout_s: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> WorkerSettings:
+        get = config.get
+        return cls(
+            max_attempts=int(get("forwarding", "max_attempts", 8)),
+            backoff_base_s=float(get("forwarding", "backoff_base_s", 2)),
+            backoff_cap_s=float(get("forwarding", "backoff_cap_s", 3600)),
+            batch_size=int(get("forwarding", "batch_size", 20)),
+            lease_s=float(get("forwarding", "lease_s", 120)),
+            timeout_s=float(get("forwarding", "timeout_s", 10)),
+        )
+
+    def __post_init__(self) -> None:
+        if self.lease_s <= self.timeout_s + 1:
+            raise ValueError(f"forwarding lease ({self.lease_s} s) must exceed the HTTP timeout "
+                             f"({self.timeout_s} s) by more than a second")
+
+
+def backoff_delay(attempts: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential with "equal jitter": half the step fixed, half random, so retries of many
+    rows failing together spread out instead of hitting the platform at the same moment."""
+    step = min(cap, base * 2 ** max(attempts - 1, 0))
+    return step / 2 + rng.uniform(0, step / 2)
+
+
+@dataclass
+class Outcome:
+    row: Outbox
+    kind: str  # done | retry | dead | unreachable
+    detail: str | None = None
+    result: dict | None = None
+
+
+class Worker:
+    def __init__(self, runtime: Any, settings: WorkerSettings | None = None,
+                 worker_id: str | None = None, rng: random.Random | None = None) -> None:
+        self.runtime = runtime
+        self.settings = settings or WorkerSettings.from_config(runtime.config)
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.rng = rng or random.Random()
+        self.postgres = runtime.db.dialect.name == "postgresql"
+        self.http = httpx.Client(timeout=self.settings.timeout_s)
+        config = runtime.config
+        endpoint = config.get("forwarding", "open311_endpoint")
+        self.open311 = Open311Client(endpoint, config.get("forwarding", "open311_jurisdiction") or "",
+                                     config.secret("OPEN311_API_KEY"), self.http) if endpoint else None
+        self.builtin: dict[str, Sender] = {
+            "webhook": WebhookSink(config.get("forwarding", "webhook_url"),
+                                   config.secret("WEBHOOK_SECRET"), self.http),
+            "open311": Open311Sink(self.open311),
+        }
+        load_channel_senders()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # ---- claiming -------------------------------------------------------------------------
+
+    def _settle_in_doubt(self, session) -> None:
+        now = utcnow()
+        session.execute(
+            update(Outbox)
+            .where(Outbox.status == "pending", Outbox.locked_by.like("%" + SENDING),
+                   Outbox.locked_until < now, Outbox.sink.in_(RESIDENT_SINKS))
+            .values(status="dead", locked_by=None, locked_until=None,
+                    last_error="in doubt: the worker stopped while sending; check, then `outbox retry`")
+        )
+
+    def claim(self) -> list[Outbox]:
+        now = utcnow()
+        free = or_(Outbox.locked_until.is_(None), Outbox.locked_until < now)
+        with transaction(self.runtime.sessions) as session:
+            self._settle_in_doubt(session)
+            query = (select(Outbox.id)
+                     .where(Outbox.status == "pending", Outbox.next_attempt_at <= now, free)
+                     .order_by(Outbox.next_attempt_at, Outbox.id).limit(self.settings.batch_size))
+            if self.postgres:
+                query = query.with_for_update(skip_locked=True)
+            ids = list(session.scalars(query))
+            if not ids:
+                return []
+            claimed = list(session.scalars(
+                update(Outbox).where(Outbox.id.in_(ids), Outbox.status == "pending", free)
+                .values(locked_by=self.id, locked_until=now + timedelta(seconds=self.settings.lease_s))
+                .returning(Outbox.id)
+            ))
+            return list(session.scalars(select(Outbox).where(Outbox.id.in_(claimed))
+                                        .order_by(Outbox.next_attempt_at, Outbox.id)))
+
+    # ---- delivering -----------------------------------------------------------------------
+
+    def run_once(self, limit: int | None = None) -> dict[str, int]:
+        """Deliver until nothing is due (or `limit` rows were handled); counts by outcome."""
+        counts = {"done": 0, "retry": 0, "dead": 0, "unreachable": 0}
+        while limit is None or sum(counts.values()) < limit:
+            batch = self.claim()
+            if not batch:
+                break
+            for outcome in self.deliver(batch):
+                counts[outcome.kind] += 1
+        return counts
+
+    def deliver(self, batch: list[Outbox]) -> list[Outcome]:
+        # Stop early enough that no row is still being sent when the lease runs out.
+        deadline = time.monotonic() + self.settings.lease_s - self.settings.timeout_s - 1
+        outcomes: list[Outcome] = []
+        pending: list[Outcome] = []
+        for index, row in enumerate(batch):
+            if time.monotonic() > deadline:
+                self._release(batch[index:])
+                break
+            if row.sink in RESIDENT_SINKS:
+                outcome = self._deliver_to_resident(row)
+                if outcome is not None:
+                    outcomes.append(outcome)
+                continue
+            outcome = self._send(row)
+            pending.append(outcome)
+            outcomes.append(outcome)
+        if pending:
+            self._finish(pending)
+        return outcomes
+
+    def _send(self, row: Outbox) -> Outcome:
+        send = self.builtin.get(row.sink) or sender_for(row.sink)
+        try:
+            if send is None:
+                raise RetryableError(f"no sender registered for sink {row.sink!r}")
+            return Outcome(row, "done", result=send(self.runtime, row))
+        except RecipientUnreachable as exc:
+            return Outcome(row, "unreachable", f"recipient unreachable: {exc}")
+        except PermanentError as exc:
+            return Outcome(row, "dead", f"permanent: {exc}")
+        except RetryableError as exc:
+            return Outcome(row, "retry", str(exc))
+        except Exception as exc:  # a bug in a sender must not stop the other deliveries
+            log.exception("sender for %s failed on row %s", row.sink, row.id)
+            return Outcome(row, "retry", f"{type(exc).__name__}: {exc}")
+
+    def _deliver_to_resident(self, row: Outbox) -> Outcome | None:
+        """Mark the row as in flight (committed) before sending, then record at once."""
+        with transaction(self.runtime.sessions) as session:
+            reporter_id = (row.payload or {}).get("reporter_id")
+            reporter = session.get(Reporter, reporter_id) if reporter_id else None
+            held = session.execute(
+                update(Outbox).where(Outbox.id == row.id, Outbox.locked_by == self.id)
+                .values(locked_by=self.id + SENDING)
+            ).rowcount
+        if not held:
+            return None
+        if reporter is not None and reporter.unreachable:
+            outcome = Outcome(row, "done", "skipped: the resident is unreachable",
+                              {"skipped": "unreachable"})
+        else:
+            outcome = self._send(row)
+        self._finish([outcome], owner=self.id + SENDING)
+        return outcome
+
+    def _release(self, rows: list[Outbox]) -> None:
+        with transaction(self.runtime.sessions) as session:
+            session.execute(update(Outbox).where(Outbox.id.in_([r.id for r in rows]),
+                                                 Outbox.locked_by == self.id)
+                            .values(locked_by=None, locked_until=None))
+
+    def _finish(self, outcomes: list[Outcome], owner: str | None = None) -> None:
+        """Record outcomes in one transaction; rows whose lease was lost meanwhile are left alone.
+        Successes with the same result share one UPDATE (the common case under load)."""
+        owner = owner or self.id
+        now = utcnow()
+        table = Outbox.__table__
+        held = (table.c.locked_by == owner)
+        release = {"attempts": table.c.attempts + 1, "locked_by": None, "locked_until": None}
+        groups: dict[tuple[str, str | None], list[Outcome]] = {}
+        with transaction(self.runtime.sessions) as session:
+            for outcome in outcomes:
+                attempts = outcome.row.attempts + 1
+                if outcome.kind in ("done", "unreachable"):
+                    key = (json.dumps(outcome.result, sort_keys=True), outcome.detail)
+                    groups.setdefault(key, []).append(outcome)
+                    continue
+                values: dict[str, Any] = {**release, "last_error": outcome.detail}
+                if outcome.kind == "dead" or attempts >= self.settings.max_attempts:
+                    outcome.kind = "dead"
+                    values["status"] = "dead"
+                else:
+                    delay = backoff_delay(attempts, self.settings.backoff_base_s,
+                                          self.settings.backoff_cap_s, self.rng)
+                    values["next_attempt_at"] = now + timedelta(seconds=delay)
+                if not session.execute(update(table).where(table.c.id == outcome.row.id, held)
+                                       .values(**values)).rowcount:
+                    log.warning("row %s: lease lost before the outcome was recorded", outcome.row.id)
+            for group in groups.values():
+                first = group[0]
+                recorded = set(session.scalars(
+                    update(table).where(table.c.id.in_([o.row.id for o in group]), held)
+                    .values(**release, status="done", delivered_at=now, result=first.result,
+                            last_error=first.detail)
+                    .returning(table.c.id)
+                ))
+                for outcome in group:
+                    if outcome.row.id in recorded:
+                        self._after(session, outcome)
+                    else:
+                        log.warning("row %s: lease lost before the outcome was recorded", outcome.row.id)
+
+    def _after(self, session, outcome: Outcome) -> None:
+        row = outcome.row
+        if outcome.kind == "unreachable":
+            reporter_id = (row.payload or {}).get("reporter_id")
+            reporter = session.get(Reporter, reporter_id) if reporter_id else None
+            if reporter is not None:
+                reporter.unreachable = True
+        elif outcome.kind == "done" and row.sink == "open311" and outcome.result and row.case_id:
+            case = session.get(Case, row.case_id)
+            if case is not None:
+                record_result(case, outcome.result)
+
+
+def run_forever(runtime: Any, worker: Worker, stop, idle_s: float = 1.0,
+                periodic: list | None = None, periodic_every_s: float = 60.0) -> None:
+    """Deliver until `stop` (a threading.Event) is set; run `periodic` jobs now and then."""
+    last_periodic = 0.0
+    while not stop.is_set():
+        counts = worker.run_once(limit=worker.settings.batch_size * 10)
+        if periodic and time.monotonic() - last_periodic >= periodic_every_s:
+            last_periodic = time.monotonic()
+            for job in periodic:
+                try:
+                    job()
+                except Exception:
+                    log.exception("periodic job %s failed", getattr(job, "__name__", job))
+        if not any(counts.values()):
+            stop.wait(idle_s)

@@ -1,0 +1,102 @@
+"""Status coming back from the city platform: `POST /api/v1/cases/<number>/events`, signed like
+our webhooks (GRIDINTAKE_PLATFORM_SECRET, 5-minute replay window). Any refusal changes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import select
+
+from gateway.forwarding.duplicates import unlink
+from gateway.forwarding.signing import HEADER, SignatureError, verify
+from gateway.forwarding.status import BadEvent, IllegalTransition, apply_status
+from gateway.serialize import case_to_json, event_to_json
+from storage.db import transaction
+from storage.models import Case
+
+bp = Blueprint("status_api", __name__)
+MAX_FIELD_CHARS = 2000
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _check_signature(body: bytes) -> None:
+    secret = current_app.config["RUNTIME"].config.secret("PLATFORM_SECRET")
+    if not secret:
+        raise Refused(503, "status API disabled: set GRIDINTAKE_PLATFORM_SECRET")
+    header = request.headers.get(HEADER)
+    if not header:
+        raise Refused(401, f"missing {HEADER} header")
+    try:
+        verify(secret, header, body)
+    except SignatureError as exc:
+        raise Refused(403, str(exc)) from None
+
+
+def _event_fields(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"null")
+    except ValueError:
+        raise Refused(400, "body is not JSON") from None
+    if not isinstance(data, dict) or "status" not in data:
+        raise Refused(400, 'expected a JSON object with "status"')
+    unknown = set(data) - {"status", "note", "department", "photo_url"}
+    if unknown:
+        raise Refused(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+    for key in ("note", "department", "photo_url"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_FIELD_CHARS):
+            raise Refused(400, f"{key} must be a string of at most {MAX_FIELD_CHARS} characters")
+    return data
+
+
+def _refusal(exc: Refused) -> tuple[Response, int]:
+    return jsonify(error=str(exc)), exc.status
+
+
+@bp.post("/api/v1/cases/<number>/events")
+def case_event(number: str):
+    body = request.get_data()
+    try:
+        _check_signature(body)
+        fields = _event_fields(body)
+        with transaction(current_app.config["RUNTIME"].sessions) as session:
+            case = session.scalar(select(Case).where(Case.number == number).with_for_update())
+            if case is None:
+                raise Refused(404, f"no case {number}")
+            try:
+                event = apply_status(session, case, fields["status"], note=fields.get("note"),
+                                     department=fields.get("department"),
+                                     photo_url=fields.get("photo_url"), actor="platform")
+            except BadEvent as exc:
+                raise Refused(400, str(exc)) from None
+            except IllegalTransition as exc:
+                raise Refused(409, str(exc)) from None
+            return jsonify(number=case.number, status=case.status, event=event_to_json(event))
+    except Refused as exc:
+        return _refusal(exc)
+
+
+@bp.post("/api/v1/cases/<number>/unlink")
+def case_unlink(number: str):
+    """Undo a wrong duplicate link (the platform's or an administrator's decision)."""
+    body = request.get_data()
+    try:
+        _check_signature(body)
+        with transaction(current_app.config["RUNTIME"].sessions) as session:
+            case = session.scalar(select(Case).where(Case.number == number).with_for_update())
+            if case is None:
+                raise Refused(404, f"no case {number}")
+            try:
+                unlink(session, case, actor="platform")
+            except ValueError as exc:
+                raise Refused(409, str(exc)) from None
+            return jsonify(case_to_json(case))
+    except Refused as exc:
+        return _refusal(exc)
