@@ -1,0 +1,103 @@
+"""Pages: the dashboard (charts, department table, grid map) and its CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, render_template, request
+
+from gateway.admin import bp
+from gateway.admin.security import require, runtime
+from gateway.admin.stats import cases_since, department_of, picture
+from gateway.admin.svg import PALETTE, bars, choropleth, stacked_columns
+from storage.catalog import effective_tree
+from storage.db import transaction
+
+PERIODS = (7, 30, 90, 365)
+STATUS_NAMES = {
+    "accepted": "已受理 accepted", "needs_location": "待补位置 needs location", "filed": "已立案 filed",
+    "dispatched": "已派遣 dispatched", "in_progress": "处置中 in progress", "handled": "已处置 handled",
+    "verified": "已核查 verified", "closed": "已结案 closed", "rejected": "不予受理 rejected",
+    "reopened": "重新办理 reopened", "duplicate": "重复 duplicate",
+}
+CHANNEL_NAMES = {"telegram": "Telegram", "sms": "短信 SMS", "hotline": "热线 hotline",
+                 "console": "控制台 console", "web": "网页 web"}
+
+
+def _period() -> int:
+    try:
+        days = int(request.args.get("days", 30))
+    except ValueError:
+        days = 30
+    return days if days in PERIODS else 30
+
+
+def _load(days: int):
+    rt = runtime()
+    with transaction(rt.sessions) as db:
+        tree = effective_tree(db, rt.base_tree)
+        rows = cases_since(db, days)
+    return tree, rows
+
+
+def _grid_cells() -> list[tuple[str, str, object]]:
+    grid = runtime().geo.grid
+    polygons = getattr(grid, "polygons", None)
+    if polygons is None:
+        return []
+    return [(c.code, c.name, p) for c, p in zip(grid.cells, polygons, strict=True)]
+
+
+@bp.get("/dashboard")
+@require("admin")
+def dashboard():
+    days = _period()
+    tree, rows = _load(days)
+    pic = picture(rows, tree, days)
+    names = {c.label: c.name_zh for c in tree} | {"none": "无关 none"}
+    cells = _grid_cells()
+    cell_names = {code: name for code, name, _ in cells}
+    charts = {
+        "by_day": stacked_columns(pic.days, {CHANNEL_NAMES.get(k, k): v for k, v in pic.by_day.items()},
+                                  "每日案件 cases per day"),
+        "by_channel": bars([(CHANNEL_NAMES.get(k, k), v) for k, v in pic.by_channel.most_common()],
+                           "渠道 channels", color=PALETTE[1]),
+        "by_label": bars([(names.get(k, k), v) for k, v in pic.by_label.most_common(12)],
+                         "类别 categories"),
+        "by_status": bars([(STATUS_NAMES.get(k, k), v) for k, v in pic.by_status.most_common()],
+                          "状态 status", color=PALETTE[2]),
+        "by_grid": bars([(cell_names.get(k) or k, v) for k, v in pic.by_grid.most_common(10)],
+                        "网格 grid cells", color=PALETTE[3]),
+        "map": choropleth(cells, pic.by_grid, "网格案件分布图 cases per grid cell"),
+        "departments": bars([(d["name"], round(d["closure_rate"] * 100, 1)) for d in pic.departments[:12]],
+                            "结案率 closure rate", value_format="{:g}%", max_value=100,
+                            color=PALETTE[2]),
+    }
+    return render_template("admin/dashboard.html", pic=pic, charts=charts, days=days, periods=PERIODS)
+
+
+def _cell(value: object) -> str:
+    """No spreadsheet formulas from residents' text (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@bp.get("/dashboard/export.csv")
+@require("admin")
+def dashboard_export():
+    days = _period()
+    tree, rows = _load(days)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["number", "created_at", "channel", "label", "category", "department", "status",
+                     "grid_code", "urgent", "due_at", "closed_at", "on_time"])
+    for r in rows:
+        on_time = "" if not (r.closed_at and r.due_at) else ("yes" if r.closed_at <= r.due_at else "no")
+        writer.writerow([_cell(v) for v in (
+            r.number, r.created_at.isoformat(), r.channel, r.label, r.category_name,
+            department_of(tree, r.label), r.status, r.grid_code, "yes" if r.urgent else "no",
+            r.due_at.isoformat() if r.due_at else "", r.closed_at.isoformat() if r.closed_at else "",
+            on_time)])
+    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename=cases-{days}d.csv"})

@@ -1,0 +1,105 @@
+"""Retraining the text model in a background thread, with its stage and the new figures.
+
+The new model is written beside the data (``DATA_DIR/models/<time>``), measured on the dev set
+against the running one, and reported; it does not replace the shipped model by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.admin.audit import record
+from gateway.admin.measure import dev_set_path, measure, read_records
+from nlp import Classifier
+from nlp.model import TextModel
+from nlp.train import train, training_files
+from storage.catalog import effective_tree
+from storage.db import transaction
+from storage.models import TrainingExample, utcnow
+
+Trainer = Callable[[Path, list[Path]], dict[str, Any]]
+KEPT_FIGURES = ("n", "top1", "top3", "major_top1", "none_precision", "none_recall")
+
+
+def _train(out_dir: Path, files: list[Path]) -> dict[str, Any]:
+    return train(out_dir, files)
+
+
+class RetrainJob:
+    """One retraining at a time per process; ``status()`` is what the page shows."""
+
+    def __init__(self, runtime: Any, trainer: Trainer = _train) -> None:
+        self.runtime = runtime
+        self.trainer = trainer
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._status: dict[str, Any] = {"state": "idle"}
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._status)
+
+    def _set(self, **changes: Any) -> None:
+        with self._lock:
+            self._status.update(changes)
+
+    def start(self, actor: str) -> bool:
+        """Start in the background; False when one is already running."""
+        with self._lock:
+            if self._status.get("state") == "running":
+                return False
+            self._status = {"state": "running", "stage": "准备 preparing", "actor": actor,
+                            "started_at": utcnow().isoformat(timespec="seconds")}
+            self._thread = threading.Thread(target=self._run, args=(actor,), name="admin-retrain",
+                                            daemon=True)
+            self._thread.start()
+        return True
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, actor: str) -> None:
+        try:
+            result = self._retrain()
+            with transaction(self.runtime.sessions) as db:
+                record(db, actor, "model.retrain", result["model_dir"], None, result)
+            self._set(state="done", stage="完成 done", result=result,
+                      finished_at=utcnow().isoformat(timespec="seconds"))
+        except Exception as exc:  # the page must show any failure, whatever it is
+            traceback.print_exc()
+            self._set(state="failed", stage="失败 failed", error=f"{exc.__class__.__name__}: {exc}",
+                      finished_at=utcnow().isoformat(timespec="seconds"))
+
+    def _retrain(self) -> dict[str, Any]:
+        rt = self.runtime
+        self._set(stage="收集样本 collecting examples")
+        with transaction(rt.sessions) as db:
+            rows = db.execute(select(TrainingExample.text, TrainingExample.label)
+                              .order_by(TrainingExample.id)).all()
+            tree = effective_tree(db, rt.base_tree)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        work = rt.config.data_dir / "models"
+        work.mkdir(parents=True, exist_ok=True)
+        reviewed = work / f"review-{stamp}.jsonl"
+        reviewed.write_text("".join(json.dumps({"text": t, "label": lb}, ensure_ascii=False) + "\n"
+                                    for t, lb in rows), "utf-8")
+        self._set(stage=f"训练 training ({len(rows)} reviewed examples)")
+        out_dir = work / f"model-{stamp}"
+        training = self.trainer(out_dir, [*training_files(), reviewed])
+        self._set(stage="评估 measuring on the dev set")
+        path = dev_set_path()
+        records = read_records(path.name, path.read_text("utf-8"))
+        new = measure(Classifier(tree, model=TextModel.load(out_dir)), records).figures
+        old = measure(Classifier(tree), records).figures
+        return {"model_dir": str(out_dir), "reviewed_examples": len(rows), "training": training,
+                "dev_new": {k: new[k] for k in KEPT_FIGURES},
+                "dev_current": {k: old[k] for k in KEPT_FIGURES}}

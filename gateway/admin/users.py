@@ -1,0 +1,70 @@
+"""Accounts for the admin UI and operator API tokens (stored only as hashes)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from gateway.admin.audit import record
+from gateway.admin.security import ROLES
+from storage.models import User, utcnow
+
+MIN_PASSWORD = 8
+# Checked against when the name is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class UserError(ValueError):
+    """A bad name, role or password; the message says which."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def set_user(session: Session, name: str, role: str, password: str, actor: str) -> User:
+    """Create the account or reset its role and password."""
+    name = name.strip()
+    if not name or len(name) > 60:
+        raise UserError("user name must be 1 to 60 characters")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+    user = session.scalar(select(User).where(User.name == name))
+    before = {"role": user.role} if user else None
+    if user is None:
+        user = User(name=name, role=role, password_hash="")
+        session.add(user)
+    user.role = role
+    user.password_hash = generate_password_hash(password)
+    session.flush()
+    record(session, actor, "user.set", name, before, {"role": role, "password": "changed"})
+    return user
+
+
+def issue_token(session: Session, name: str, actor: str) -> str:
+    """A new API bearer token for the user (the old one stops working); shown once."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user {name!r}")
+    token = secrets.token_urlsafe(32)
+    had = user.api_token_hash is not None
+    user.api_token_hash = token_hash(token)
+    record(session, actor, "user.token", name, {"token": "set" if had else None}, {"token": "issued"})
+    return token
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.name == name.strip()))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user

@@ -1,0 +1,110 @@
+"""CLI: ``users add|token`` for admin accounts and API tokens; ``categories export|import``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+AUDIT_ACTOR = "cli"
+
+
+def _runtime():
+    from gateway.runtime import Runtime
+
+    return Runtime.from_env()
+
+
+def _emit(data: Any) -> None:
+    from gateway.cli import emit
+
+    emit(data)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from gateway.admin.users import set_user
+    from storage.db import transaction
+
+    password = _password(args)
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        user = set_user(session, args.name, args.role, password, AUDIT_ACTOR)
+        _emit({"user": user.name, "role": user.role})
+    return 0
+
+
+def cmd_users_token(args: argparse.Namespace) -> int:
+    from gateway.admin.users import issue_token
+    from storage.db import transaction
+
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        token = issue_token(session, args.name, AUDIT_ACTOR)
+    _emit({"user": args.name, "token": token,
+           "note": "shown once; send it as 'Authorization: Bearer <token>'"})
+    return 0
+
+
+def cmd_categories_export(args: argparse.Namespace) -> int:
+    from gateway.admin.catalog import export_csv, export_yaml
+    from storage.catalog import effective_tree
+    from storage.db import transaction
+
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        tree = effective_tree(session, runtime.base_tree)
+    path = Path(args.file)
+    if path.suffix.lower() == ".csv":
+        path.write_text("\ufeff" + export_csv(tree), "utf-8")
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        path.write_text(export_yaml(tree), "utf-8")
+    else:
+        raise ValueError(f"{path}: expected a .csv or .yaml file name")
+    _emit({"file": str(path), "classes": len(tree), "keyword_version": tree.version})
+    return 0
+
+
+def cmd_categories_import(args: argparse.Namespace) -> int:
+    from gateway.admin.catalog import parse_import, save_classes
+    from storage.db import transaction
+
+    path = Path(args.file)
+    changes = parse_import(path.name, path.read_text("utf-8-sig"))
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        version = save_classes(session, runtime.base_tree, changes, AUDIT_ACTOR, "category.import")
+    _emit({"file": str(path), "changed": version is not None, "keyword_version": version})
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    users = subparsers.add_parser("users", help="admin UI accounts").add_subparsers(
+        dest="users_command", required=True)
+    p = users.add_parser("add", help="create a user or reset their role and password")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=("admin", "operator"))
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.set_defaults(func=cmd_users_add)
+    p = users.add_parser("token", help="issue an API bearer token for a user (replaces the old one)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_token)
+
+    cats = subparsers.add_parser("categories", help="the category tree with keywords").add_subparsers(
+        dest="categories_command", required=True)
+    p = cats.add_parser("export", help="write the current tree to FILE.csv or FILE.yaml")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_categories_export)
+    p = cats.add_parser("import", help="apply a CSV/YAML tree (as exported); audited, bumps the version")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_categories_import)

@@ -1,0 +1,115 @@
+"""The admin UI in headless Chromium: sign in, add a keyword, see "try a text" change, run the
+evaluation with its heatmap. Screenshots go to test-artifacts/admin/."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from gateway.admin.users import set_user
+from gateway.app import create_app
+from storage.db import transaction
+from storage.models import Case, utcnow
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "admin"
+PASSWORD = "correct horse battery"
+NEW_WORD = "蓝莓怪兽"
+TEXT = f"淇滨大道与九州路交叉口那个{NEW_WORD}又出来了"
+TARGET = "component:0101"
+
+
+@pytest.fixture
+def server(runtime) -> Iterator[str]:
+    with transaction(runtime.sessions) as session:
+        set_user(session, "ann", "admin", PASSWORD, "test")
+        now = utcnow()
+        for i, (label, grid, closed) in enumerate([
+            ("component:0101", "41061100100101", 1), ("event:0101", "41061100100101", 5),
+            ("component:0102", "41061100100102", None), ("event:0101", None, None),
+        ]):
+            made = now - timedelta(days=i, hours=3)
+            session.add(Case(number=f"GI-B{i}", label=label, text="示例案件", channel="telegram",
+                             status="closed" if closed else "accepted", grid_code=grid,
+                             created_at=made, due_at=made + timedelta(hours=2),
+                             closed_at=made + timedelta(hours=closed) if closed else None,
+                             needs_review=closed is None, confidence=0.3))
+    http = make_server("127.0.0.1", 0, create_app(runtime), threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.server_port}"
+    http.shutdown()
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (make test-deps)")
+    with sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"])
+        except Exception as exc:  # any failure to start the browser: skip with the reason
+            pytest.skip(f"Chromium cannot start: {exc}")
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        yield context.new_page()
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_keyword_edit_try_and_evaluate_in_a_browser(server, page):
+    page.goto(f"{server}/admin/dashboard")
+    assert "/admin/login" in page.url
+    _shot(page, "01-login")
+    page.fill("input[name=name]", "ann")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_url("**/admin/dashboard")
+    assert page.locator("svg polygon.cell").count() > 10  # the grid map
+    _shot(page, "02-dashboard")
+
+    page.goto(f"{server}/admin/try")
+    page.fill("textarea[name=text]", TEXT)
+    page.click("button.primary")
+    assert TARGET not in page.inner_text("p.answer")
+
+    page.goto(f"{server}/admin/categories/{TARGET}")
+    zh = page.locator("textarea[name=zh]")
+    zh.fill(zh.input_value() + f"\n{NEW_WORD}")
+    _shot(page, "03-edit-keyword")
+    page.click("#edit-form button.primary")
+    assert "已保存" in page.inner_text(".flash.ok")
+
+    page.fill("section.card textarea[name=text]", TEXT)  # the try box beside the form
+    page.click("section.card form button")
+    page.wait_for_url("**/admin/try")
+    assert TARGET in page.inner_text("p.answer")
+    assert NEW_WORD in page.inner_text("#result ~ section")
+    _shot(page, "04-try-after")
+
+    page.goto(f"{server}/admin/evaluate")
+    page.select_option("select[name=baseline]", "previous")
+    page.click("#eval-form button.primary")
+    page.wait_for_selector("#heatmap svg", timeout=120_000)
+    assert page.locator("#heatmap svg rect.cell").count() > 10
+    assert "首选正确率" in page.inner_text("#figures")
+    _shot(page, "05-evaluate")
+
+    page.goto(f"{server}/admin/review")
+    assert page.locator("article.case").count() == 2
+    _shot(page, "06-review")
+    page.goto(f"{server}/admin/categories")
+    _shot(page, "07-categories")
