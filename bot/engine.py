@@ -121,6 +121,7 @@ class Engine:
             rows = session.scalars(
                 select(InboundMessage)
                 .where(InboundMessage.status.in_(("received", "failed")))
+                .where(InboundMessage.channel != "hotline")  # transcripts are not chat turns
                 .where(InboundMessage.received_at < cutoff)
                 .order_by(InboundMessage.id)
             ).all()

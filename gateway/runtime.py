@@ -12,6 +12,7 @@ from bot.engine import BotSettings, Engine
 from bot.intake import Intake
 from categories import CategoryTree, load_tree
 from gateway.config import Config, load_config
+from gateway.forwarding import case_listeners, rating_listeners
 from storage.catalog import effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
 
@@ -70,8 +71,8 @@ class Runtime:
             classify=self.classify, tree=self.tree, geo=self.geo,
             min_geo_confidence=float(self.config.get("geocoding", "min_confidence")),
         )
-        for listener in _case_listeners(self):
-            intake.listeners.append(listener)
+        # Run inside the transaction that files a case: forwarding, duplicate linking.
+        intake.listeners.extend(case_listeners(self))
         return intake
 
     @cached_property
@@ -85,13 +86,6 @@ class Runtime:
             confirm_below=float(bot["confirm_below"]),
             min_geo_confidence=float(self.config.get("geocoding", "min_confidence")),
         )
-        return Engine(self.sessions, self.intake, settings, self.config.data_dir)
-
-
-def _case_listeners(runtime: Runtime) -> list:
-    """Hooks run inside the transaction that files a case (forwarding, duplicate linking)."""
-    try:
-        from gateway.forwarding import case_listeners
-    except ImportError:
-        return []
-    return case_listeners(runtime)
+        engine = Engine(self.sessions, self.intake, settings, self.config.data_dir)
+        engine.rating_listeners.extend(rating_listeners(self))
+        return engine

@@ -8,6 +8,8 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +23,13 @@ from flask.testing import FlaskClient
 from bot.intake import Intake
 from categories import load_tree
 from gateway.forwarding import case_listeners
-from gateway.forwarding.senders import RecipientUnreachable, register_sender, unregister_sender
+from gateway.forwarding.senders import (
+    RecipientUnreachable,
+    load_channel_senders,
+    register_sender,
+    sender_for,
+    unregister_sender,
+)
 from gateway.forwarding.signing import HEADER, signature
 from gateway.forwarding.worker import Worker, WorkerSettings
 from gateway.runtime import Runtime
@@ -285,9 +293,23 @@ def receiver():
 def fwd(tmp_path, database_url, receiver):
     """Forwarding on SQLite and on PostgreSQL in turn, webhook pointed at the receiver."""
     env = build_env(tmp_path / "var", database_url, receiver)
-    for sink in ("telegram", "sms"):
-        register_sender(sink, env.residents)
-    yield env
-    for sink in ("telegram", "sms"):
-        unregister_sender(sink)
+    with recording_senders(env.residents, "telegram", "sms"):
+        yield env
     env.runtime.db.dispose()
+
+
+@contextmanager
+def recording_senders(recorder: RecordingSender, *sinks: str) -> Iterator[None]:
+    """Put the recorder in place of the real channel senders, and put those back afterwards."""
+    load_channel_senders()  # the real ones register on import: load them before replacing them
+    previous = {sink: sender_for(sink) for sink in sinks}
+    for sink in sinks:
+        register_sender(sink, recorder)
+    try:
+        yield
+    finally:
+        for sink, sender in previous.items():
+            if sender is None:
+                unregister_sender(sink)
+            else:
+                register_sender(sink, sender)

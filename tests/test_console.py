@@ -46,9 +46,8 @@ def only_case(runtime) -> Case:
 
 
 def test_chinese_report_with_place_in_text_is_filed_with_grid(runtime):
-    output = chat(runtime, "淇滨大道与九州路交叉口的井盖坏了")
-    assert "提交" in output[-1]
-    output += chat(runtime, "1")
+    output = answer_until_filed(runtime, "淇滨大道与九州路交叉口的井盖坏了", "-")
+    assert not any("/location" in line for line in output), "the place was in the text"
     number = NUMBER.search(output[-1]).group()
     case = only_case(runtime)
     assert case.number == number
@@ -164,6 +163,6 @@ def test_a_failure_leaves_the_message_for_retry(runtime, monkeypatch):
         assert row.status == "failed" and "classifier unavailable" in row.error
     monkeypatch.undo()
     outcomes = runtime.engine.retry_pending(older_than=timedelta(0))
-    assert len(outcomes) == 1 and "提交" in outcomes[0].replies[-1].text
+    assert len(outcomes) == 1 and "回复1" in outcomes[0].replies[-1].text
     with transaction(runtime.sessions) as s:
         assert s.scalar(select(InboundMessage)).status == "processed"

@@ -5,8 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -21,6 +27,8 @@ from gateway.forwarding.worker import backoff_delay
 from storage.db import transaction
 from storage.models import Case, CaseEvent, Outbox, utcnow
 from tests.forwarding_fixtures import WEBHOOK_SECRET, runtime_env
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _rows(env, **where) -> list[Outbox]:
@@ -195,3 +203,25 @@ def test_outbox_rows_commit_with_their_case(fwd):
         assert session.scalar(select(func.count()).select_from(Case)) == 0
         assert session.scalar(select(func.count()).select_from(Outbox)) == 0
         assert session.scalar(select(func.count()).select_from(CaseEvent)) == 0
+
+
+def test_the_worker_command_runs_until_terminated(fwd, tmp_path):
+    """`gridintake worker` keeps delivering new rows and stops cleanly on SIGTERM."""
+    env = {**os.environ, **runtime_env(fwd.receiver),
+           "GRIDINTAKE_DATABASE_URL": fwd.runtime.config.database_url,
+           "GRIDINTAKE_DATA_DIR": str(fwd.runtime.config.data_dir)}
+    worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        number = fwd.file()
+        assert fwd.receiver.received.wait(30), "the running worker delivered nothing"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _rows(fwd, sink="webhook")[0].status != "done":
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(15) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert fwd.receiver.delivered_keys() == {f"webhook:case:{number}": 1}
+    assert _rows(fwd, sink="webhook")[0].status == "done"

@@ -11,10 +11,9 @@ from sqlalchemy import select
 from bot.i18n import t
 from gateway.forwarding.open311 import Open311Client, service_code
 from gateway.forwarding.poll import poll_open311
-from gateway.forwarding.senders import register_sender, unregister_sender
 from storage.db import transaction
 from storage.models import Outbox
-from tests.forwarding_fixtures import OPEN311_KEY, build_env
+from tests.forwarding_fixtures import OPEN311_KEY, build_env, recording_senders
 
 
 @pytest.fixture
@@ -23,9 +22,8 @@ def o311(tmp_path, database_url, receiver):
                     GRIDINTAKE_WEBHOOK_URL="",
                     GRIDINTAKE_OPEN311_ENDPOINT=receiver.url + "/open311",
                     GRIDINTAKE_FORWARDING_OPEN311_JURISDICTION="hebi.example")
-    register_sender("telegram", env.residents)
-    yield env
-    unregister_sender("telegram")
+    with recording_senders(env.residents, "telegram"):
+        yield env
     env.runtime.db.dispose()
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 from collections.abc import Callable
 from typing import Any
 
+log = logging.getLogger(__name__)
 Sender = Callable[[Any, Any], dict | None]  # (Runtime, Outbox) -> result
 
 
@@ -48,6 +50,11 @@ def sender_for(sink: str) -> Sender | None:
 
 
 def load_channel_senders() -> None:
+    """Import the channel modules so they register; one that fails to import must not stop
+    the platform deliveries (its rows wait, retried, until it is fixed)."""
     for name in SENDER_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+        try:
+            if importlib.util.find_spec(name) is not None:
+                importlib.import_module(name)
+        except Exception:
+            log.exception("channel sender module %s failed to import", name)

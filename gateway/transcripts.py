@@ -1,0 +1,96 @@
+"""Hotline transcripts over HTTP: `POST /api/v1/transcripts` (bearer token per operator), a JSON
+preview for the operator page, and the page itself at `/operator/transcripts`.
+
+Operators' API tokens are stored as sha256 hex digests in `User.api_token_hash`; the page holds
+no secret and asks for the operator's token, which its script sends as a bearer token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import wraps
+
+from flask import Blueprint, current_app, g, jsonify, render_template, request
+from sqlalchemy import select
+
+from bot.handlers.hotline import InProgress, TranscriptError, file_transcript, preview
+from storage.db import transaction
+from storage.models import User
+
+bp = Blueprint("transcripts", __name__)  # the page and its script live in the app's own
+# templates/operator/ and static/operator/
+ROLES = ("operator", "admin")
+MAX_BODY_BYTES = 256 * 1024
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _runtime():
+    return current_app.config["RUNTIME"]
+
+
+def operator_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return jsonify(error="an operator's bearer token is required"), 401
+        with transaction(_runtime().sessions) as session:
+            user = session.scalar(select(User).where(User.api_token_hash == token_hash(token.strip())))
+            if user is None or user.role not in ROLES:
+                return jsonify(error="this token is not an operator's"), 403
+            g.operator = user.name
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _json_body() -> dict | None:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return None
+    return request.get_json(silent=True)
+
+
+@bp.post("/api/v1/transcripts")
+@operator_required
+def create_transcript():
+    data = _json_body()
+    if data is None:
+        return jsonify(error=f"expected a JSON object of at most {MAX_BODY_BYTES} bytes"), 400
+    try:
+        filed = file_transcript(_runtime(), data, actor=g.operator)
+    except TranscriptError as exc:
+        return jsonify(error=str(exc)), 400
+    except InProgress as exc:
+        return jsonify(error=str(exc)), 409
+    body = {**filed.case, "result": filed.result, "sms_queued": filed.sms_queued}
+    return jsonify(body), 201 if filed.result == "created" else 200
+
+
+@bp.post("/api/v1/transcripts/preview")
+@operator_required
+def preview_transcript():
+    data = _json_body()
+    if not isinstance(data, dict) or not isinstance(data.get("transcript"), str | list):
+        return jsonify(error='expected {"transcript": …, "place": optional}'), 400
+    place = data.get("place")
+    try:
+        return jsonify(preview(_runtime(), data["transcript"],
+                               place.strip() if isinstance(place, str) and place.strip() else None))
+    except TranscriptError as exc:
+        return jsonify(error=str(exc)), 400
+
+
+@bp.get("/api/v1/transcripts/categories")
+@operator_required
+def categories():
+    tree = _runtime().tree()
+    return jsonify([{"label": c.label, "name": c.name_zh, "name_en": c.name_en,
+                     "major": tree.majors.get((c.kind, c.major), "")} for c in tree.enabled()])
+
+
+@bp.get("/operator/transcripts")
+def operator_page():
+    return render_template("operator/transcripts.html")

@@ -1,0 +1,96 @@
+"""The operator page in headless Chromium: paste a transcript, see the extraction, correct the
+category, submit, read the case number."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from gateway.app import create_app
+from storage.db import transaction
+from storage.models import Case, Outbox
+from tests.conftest import make_runtime
+from tests.test_hotline_api import add_user
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+TRANSCRIPT = ("话务员：您好，12345热线，请讲。\n"
+              "市民：淇滨大道与九州路交叉口的井盖坏了，晚上很危险，我电话13900001111。\n"
+              "话务员：好的，已记录。")
+
+
+@pytest.fixture
+def site(tmp_path):
+    runtime = make_runtime(tmp_path / "var")
+    token = add_user(runtime, "zhang", "operator")
+    server = make_server("127.0.0.1", 0, create_app(runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield runtime, f"http://127.0.0.1:{server.server_port}", token
+    server.shutdown()
+    runtime.db.dispose()
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        except Exception as exc:
+            pytest.skip(f"headless Chromium could not start: {exc}")
+        yield browser.new_page(viewport={"width": 1200, "height": 820})
+        browser.close()
+
+
+def test_operator_previews_corrects_and_files_a_transcript(site, page):
+    runtime, base, token = site
+    page.goto(base + "/operator/transcripts")
+    page.fill("#token", token)
+    page.dispatch_event("#token", "change")
+    page.fill("#call_id", "WEB-1")
+    page.fill("#transcript", TRANSCRIPT)
+    page.wait_for_function("document.getElementById('grid').textContent.startsWith('410611')",
+                           timeout=20_000)
+    assert page.input_value("#label").startswith("component:01")
+    assert page.input_value("#caller_phone") == "13900001111"  # found in the caller's words
+    assert "话务员" not in page.text_content("#citizen_text")
+    options = page.eval_on_selector_all("#label option", "els => els.map(e => e.value)")
+    assert len(options) > 50 and "none" in options
+    corrected = next(o for o in options[1:4] if o != page.input_value("#label"))
+    page.select_option("#label", corrected)
+    page.check("#consent_sms")
+    page.click("#submit")
+    page.wait_for_selector("#result:not([hidden])", timeout=20_000)
+    text = page.text_content("#result")
+    number = re.search(r"GI-\d{8}-\d{6}", text).group()
+    assert "短信" in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "operator_page.png"), full_page=True)
+    with transaction(runtime.sessions) as session:
+        case = session.scalar(select(Case).where(Case.number == number))
+        assert case.channel == "hotline" and case.label == corrected
+        assert case.grid_code.startswith("410611")
+        sms = session.scalar(select(Outbox).where(Outbox.sink == "sms"))
+        assert sms.target == "+8613900001111" and number in sms.payload["text"]
+
+
+def test_a_wrong_token_is_shown_as_an_error(site, page):
+    _, base, _ = site
+    page.goto(base + "/operator/transcripts")
+    page.fill("#token", "wrong")
+    page.dispatch_event("#token", "change")
+    page.fill("#transcript", TRANSCRIPT)
+    page.wait_for_selector("#error:not([hidden])", timeout=20_000)
+    assert "operator" in page.text_content("#error")

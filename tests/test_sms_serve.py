@@ -1,0 +1,90 @@
+"""The contract over real HTTP: `gridintake serve --port P` on loopback answers Twilio webhooks."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_sms_support import TOKEN, sign, twilio_form
+
+GRIDINTAKE = Path(sys.executable).with_name("gridintake")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path):
+    env = {**os.environ, "GRIDINTAKE_DATA_DIR": str(tmp_path / "var"),
+           "GRIDINTAKE_TWILIO_AUTH_TOKEN": TOKEN}
+    env.pop("GRIDINTAKE_PUBLIC_URL", None)
+    subprocess.run([str(GRIDINTAKE), "db", "upgrade"], env=env, check=True, capture_output=True)
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([str(GRIDINTAKE), "serve", "--port", str(port)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gridintake serve did not come up: {(tmp_path / 'serve.log').read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_signed_unsigned_and_replayed_webhooks_over_http(served):
+    url = served + "/sms/twilio"
+    form = twilio_form()
+    signed = {"X-Twilio-Signature": sign(url, form)}
+    first = httpx.post(url, data=form, headers=signed, timeout=30)
+    assert first.status_code == 200
+    assert first.headers["content-type"].startswith("text/xml")
+    assert re.fullmatch(r'<\?xml version="1.0" encoding="UTF-8"\?><Response><Message>[^<]*回复1提交'
+                        r"[^<]*</Message></Response>", first.text)
+    assert httpx.post(url, data=form, timeout=30).status_code == 403
+    assert httpx.post(url, data=form, headers={"X-Twilio-Signature": "AAAA"},
+                      timeout=30).status_code == 403
+    again = httpx.post(url, data=form, headers=signed, timeout=30)
+    assert again.status_code == 200 and again.text == first.text
+    english = twilio_form(Body="Garbage has not been collected on Jiuzhou Road for days",
+                          From="+447700900123", MessageSid="SM" + "f" * 32)
+    reply = httpx.post(url, data=english, headers={"X-Twilio-Signature": sign(url, english)},
+                       timeout=30)
+    text = re.search(r"<Message>(.*?)</Message>", reply.text, re.S).group(1)
+    assert reply.status_code == 200 and re.match(r"[A-Z][a-z]+ ", text)
+    assert not re.search(r"回复|请|。", text)  # the English template (place names stay Chinese)
+
+
+def test_nothing_new_is_stored_by_refused_or_replayed_posts(served, tmp_path):
+    import sqlalchemy as sa
+
+    url = served + "/sms/twilio"
+    form = twilio_form(MessageSid="SM" + "a" * 32)
+    httpx.post(url, data=form, timeout=30)
+    httpx.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form)}, timeout=30)
+    httpx.post(url, data=form, headers={"X-Twilio-Signature": sign(url, form)}, timeout=30)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'var' / 'gridintake.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from inbound_message")).scalar() == 1
+    engine.dispose()
