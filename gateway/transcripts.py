@@ -7,13 +7,13 @@ no secret and asks for the operator's token, which its script sends as a bearer 
 
 from __future__ import annotations
 
-import hashlib
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from sqlalchemy import select
 
 from bot.handlers.hotline import InProgress, TranscriptError, file_transcript, preview
+from gateway.admin.users import token_hash  # the one hash `users token` stores
 from storage.db import transaction
 from storage.models import User
 
@@ -22,9 +22,6 @@ bp = Blueprint("transcripts", __name__)  # the page and its script live in the a
 ROLES = ("operator", "admin")
 MAX_BODY_BYTES = 256 * 1024
 
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _runtime():

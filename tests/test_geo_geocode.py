@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -11,10 +10,10 @@ import pytest
 
 import geo
 from gateway.config import load_config
-from geo.commands import register
 from geo.coords import distance_m, wgs84_to_gcj02
 from geo.gazetteer import Gazetteer
 from geo.offline import GazetteerGeocoder
+from tests.geo_cli import run_geo_command as _run
 
 PHRASES = Path(__file__).parent / "fixtures" / "geo" / "phrases.csv"
 
@@ -171,13 +170,6 @@ def test_gazetteer_names_include_roads_landmarks_communities_and_aliases():
     for name in ("淇滨大道", "九州路", "鹤壁东站", "万达广场", "建业桂园", "市政府", "红旗街"):
         assert name in names
     assert len(names) == len(set(names))
-
-
-def _run(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 @pytest.fixture

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from geo.commands import register
 from geo.service import build_geo, demo_grids_path
 from geo.validate import check_topology, parse_features
+from tests.geo_cli import run_geo_command as _run
 
 DEMO = json.loads(demo_grids_path().read_text("utf-8"))
 
@@ -86,13 +85,6 @@ def test_a_gap_inside_the_area_is_reported_with_its_neighbours():
     (problem,) = _problems(_collection(*ring))
     assert problem["feature"] is None and problem["problem"].startswith("gap of")
     assert "41061100100101" in problem["problem"]
-
-
-def _run(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 @pytest.fixture

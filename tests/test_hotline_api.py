@@ -8,8 +8,8 @@ import secrets
 import pytest
 from sqlalchemy import func, select
 
+from gateway.admin.users import token_hash
 from gateway.app import create_app
-from gateway.transcripts import token_hash
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Outbox, Reporter, User
 from tests.conftest import make_runtime
