@@ -6,7 +6,7 @@ endpoint answering a fixed TwiML under the same gunicorn settings, in the same r
 Each of N concurrent senders (a phone number) texts a report and then "1" to file it, in a loop,
 every message signed like Twilio signs it. Runs on SQLite and, when reachable, PostgreSQL.
 
-Usage: python bench/webhook.py [--senders 50] [--messages 10] [--workers 2]
+Usage: python bench/webhook.py [--senders 50] [--messages 10] [--workers 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -47,13 +47,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(app: str, env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start(app: str, env: dict[str, str], workers: int, threads: int,
+          log: Path) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--backlog", "2048",
-         "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app],
+        [str(BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads),
+         "-b", f"127.0.0.1:{port}", "--backlog", "2048", "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app],
         env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -101,7 +102,7 @@ async def load(base: str, senders: int, messages: int, run_id: str) -> tuple[lis
 
 
 def measure(name: str, app: str, env: dict[str, str], args, log: Path) -> dict[str, float]:
-    proc, base = start(app, env, args.workers, log)
+    proc, base = start(app, env, args.workers, args.threads, log)
     try:
         asyncio.run(load(base, 4, 4, "w" + uuid.uuid4().hex[:5]))  # load models in both workers
         latencies, elapsed = asyncio.run(load(base, args.senders, args.messages,
@@ -156,6 +157,8 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--messages", type=int, default=10, help="per sender")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="per worker, the same for both endpoints (>1: gthread workers)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -174,8 +177,9 @@ def main() -> int:
         finally:
             if schema:
                 drop_schema(schema)
+    kind = "sync" if args.threads == 1 else f"gthread ×{args.threads}"
     print(f"{args.senders} concurrent senders × {args.messages} messages, gunicorn "
-          f"{args.workers} sync workers, loopback")
+          f"{args.workers} {kind} workers, loopback")
     print(f"{'endpoint':32} {'msgs':>5} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'× bare':>7}")
     for row in rows:
         print(f"{row['name']:32} {row['n']:5d} {row['rps']:8.1f} {row['p50']:8.1f} "

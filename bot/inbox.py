@@ -74,11 +74,8 @@ class Inbox:
         )
 
     def record(self, inbound: Inbound) -> Recorded:
-        """Commit the raw message (its own transaction), or find the earlier copy of a replay."""
-        with transaction(self.factory) as session:
-            row = self._existing(session, inbound)
-            if row is not None:
-                return self._recorded(row)
+        """Commit the raw message (its own transaction), or find the earlier copy of a replay.
+        Insert first: a replay is rare, so the unique key finds it instead of a lookup per message."""
         photo_path = self._keep_photo_bytes(inbound.photo) if inbound.photo else None
         try:
             with transaction(self.factory) as session:

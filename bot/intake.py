@@ -89,6 +89,8 @@ class Intake:
             status="accepted" if located else "needs_location",
             created_at=now,
         )
+        # Built with the case so its events collection is never lazily loaded for the append.
+        case.events = [CaseEvent(status=case.status, actor=actor, created_at=now)]
         if place is not None:
             case.lat, case.lon, case.location_source = place.lat, place.lon, place.provider
             if place.cell is not None:
@@ -103,7 +105,6 @@ class Intake:
         case.number = case_number(case.id, now)
         for attachment in attachments:
             attachment.case_id = case.id
-        case.events.append(CaseEvent(status=case.status, actor=actor, created_at=now))
         session.flush()
         for listener in self.listeners:
             listener(session, case)

@@ -115,7 +115,9 @@ class Conversation(Base):
 
 class Case(Base):
     __tablename__ = "case"
-    __table_args__ = (Index("ix_case_label_created", "label", "created_at"),)
+    # label + latitude band + longitude: the duplicate search's bounding box (forwarding/duplicates).
+    __table_args__ = (Index("ix_case_label_created", "label", "created_at"),
+                      Index("ix_case_label_lat_lon", "label", "lat", "lon"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)

@@ -75,7 +75,9 @@ def link(session: Session, case: Case, original: Case, actor: str = "system") ->
             session.add(CaseFollower(case_id=original.id, reporter_id=case.reporter_id,
                                      source_case_id=case.id))
     case.events.append(CaseEvent(status="linked", actor=actor, data={"original": original.number}))
-    original.events.append(CaseEvent(status="linked", actor=actor, data={"duplicate": case.number}))
+    # Through the backref, so the original's history (one row per duplicate) is not loaded.
+    session.add(CaseEvent(case=original, status="linked", actor=actor,
+                          data={"duplicate": case.number}))
     session.flush()
 
 
