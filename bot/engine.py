@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Command, normalize_case_number, parse_command
@@ -36,6 +36,7 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
+MY_CASES_SHOWN = 3  # three lines of the longest category and status fit two SMS segments
 
 YES = {"1", "是", "对", "确认", "提交", "y", "yes", "ok", "好", "好的", "可以"}
 NO = {"0", "否", "不", "取消", "n", "no"}
@@ -135,8 +136,9 @@ class Engine:
                 if row.status in ("processed", "rejected"):
                     return Outcome([Reply.from_json(r) for r in row.replies], row.id, replayed=True)
                 turn = self._turn(session, inbound)
-                row.reporter_id = turn.reporter.id
                 rejected = self._dispatch(turn, inbound, row.id)
+                # Set with the outcome: one UPDATE of the row, not one per autoflush in dispatch.
+                row.reporter_id = turn.reporter.id
                 row.status = "rejected" if rejected else "processed"
                 row.replies = [r.to_json() for r in turn.replies]
                 row.processed_at = utcnow()
@@ -264,9 +266,10 @@ class Engine:
         }
 
     def _my_cases(self, turn: Turn) -> None:
+        """The most recent cases and how many more: at most two SMS segments (tests count them)."""
+        mine = Case.reporter_id == turn.reporter.id
         cases = turn.session.scalars(
-            select(Case).where(Case.reporter_id == turn.reporter.id)
-            .order_by(Case.id.desc()).limit(5)
+            select(Case).where(mine).order_by(Case.id.desc()).limit(MY_CASES_SHOWN)
         ).all()
         if not cases:
             turn.say("my_cases_none")
@@ -275,7 +278,8 @@ class Engine:
         for case in cases:
             words = self._case_words(case, turn.lang)
             lines.append(f"{words['number']} {words['category']} {words['status']}")
-        turn.say("my_cases", lines="\n".join(lines))
+        more = turn.session.scalar(select(func.count(Case.id)).where(mine)) - len(cases)
+        turn.say("my_cases_more" if more else "my_cases", lines="\n".join(lines), more=more)
 
     # ---- attachments ----------------------------------------------------------------------
 

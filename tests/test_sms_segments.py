@@ -7,6 +7,7 @@ from functools import cache
 
 import pytest
 
+from bot.engine import MY_CASES_SHOWN
 from bot.handlers.sms import render, segments, twiml
 from bot.i18n import catalog, t
 from bot.types import Choice, Reply
@@ -53,7 +54,7 @@ def test_choices_are_spelled_out_only_when_the_text_does_not_name_them():
 @cache
 def realistic_values(lang: str) -> dict[str, str]:
     """Placeholder values as long as real ones get: the longest category names in the tree, a
-    crossing with its suffix, a case number, three options, two cases in a list."""
+    crossing with its suffix, a case number, three options, a full list of cases."""
     tree = load_tree()
     longest = sorted(tree, key=lambda c: len(c.name(lang)), reverse=True)
     number = "GI-20261122-000123"
@@ -64,7 +65,8 @@ def realistic_values(lang: str) -> dict[str, str]:
         "category": longest[0].name(lang), "status": status, "updated": "11-22 15:30",
         "options": "\n".join(f"{i} {c.name(lang)}" for i, c in enumerate(longest[:3], 1)),
         "range": "1-3", "referral": t("default_referral", lang), "limit": "2000", "mb": "10",
-        "lines": "\n".join(f"{number} {c.name(lang)} {status}" for c in longest[:2]),
+        "lines": "\n".join(f"{number} {c.name(lang)} {status}" for c in longest[:MY_CASES_SHOWN]),
+        "more": "997",
         "department": "鹤壁市城市管理局" if lang == "zh" else "City Management Bureau",
         "reason": "不属于本市管辖范围" if lang == "zh" else "outside the city's remit",
         "status_zh": catalog()["status_names"]["zh"]["in_progress"],

@@ -3,20 +3,20 @@
 No business logic here: a message, photo, pin or button press becomes one `Inbound`, the engine
 (synchronous SQLAlchemy, so run in a worker thread) answers, and its replies become messages with
 an inline keyboard (choices) or a reply keyboard asking for the location. Polling
-(`gridintake telegram`) and webhook mode (gateway/telegram_webhook.py) build the same Application.
+(`gridintake telegram`, `poll_updates`) and webhook mode (gateway/telegram_webhook.py) build the
+same Application.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 import weakref
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from limits import parse as parse_rate
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import update as sql_update
 from telegram import (
     BotCommand,
@@ -28,7 +28,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -38,6 +38,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.engine import guess_language
 from bot.handlers.telegram_outbox import bot_base_url, choice_rows, file_base_url, send_outbox
@@ -45,6 +46,7 @@ from bot.i18n import normalize_language, t
 from bot.types import Inbound, Photo, Reply
 from gateway.config import ConfigError
 from gateway.forwarding.senders import register_sender
+from gateway.sms_routes import SenderLimiter
 from storage.db import transaction
 from storage.models import Reporter
 
@@ -167,23 +169,14 @@ def render(reply: Reply, keyboard_shown: bool) -> list[tuple[str, Any]]:
 # ---- the channel ---------------------------------------------------------------------------------
 
 
-class SenderLimiter:
-    """Per-sender inbound rate limit ([limits] per_sender), in memory or Redis."""
-
-    def __init__(self, rate: str, storage_uri: str) -> None:
-        self.rate = parse_rate(rate)
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
-
-    def allow(self, sender: str) -> bool:
-        return self.limiter.hit(self.rate, CHANNEL, sender)
-
-
 class TelegramChannel:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.max_photo_bytes = int(runtime.config.get("bot", "max_photo_bytes"))
-        self.limiter = SenderLimiter(runtime.config.get("limits", "per_sender"),
-                                     runtime.config.get("limits", "storage_uri"))
+        # the SMS routes' limiter: same storage (memory, or Redis shared by every process), and
+        # a storage failure lets the message through rather than lose it
+        self.limiter = SenderLimiter(runtime.config.get("limits", "storage_uri"),
+                                     runtime.config.get("limits", "per_sender"))
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def install(self, app: Application) -> None:
@@ -204,7 +197,7 @@ class TelegramChannel:
         user, query = update.effective_user, update.callback_query
         if query is not None:
             await _settle_button(query)
-        if not self.limiter.allow(str(chat_id)):
+        if not self.limiter.allow(CHANNEL, str(chat_id)):
             lang = normalize_language(user.language_code if user else None)
             await self._send(context, chat_id, [Reply(t("rate_limited", lang))])
             return
@@ -294,6 +287,58 @@ def build_application(runtime: Any, builder: ApplicationBuilder | None = None) -
     TelegramChannel(runtime).install(app)
     app.add_error_handler(_log_error)
     return app
+
+
+async def poll_updates(app: Application, poll_interval: float, timeout: int,
+                       allowed_updates: list[str] | None = None) -> None:
+    """Long-poll forever, at least once: a batch's offset is acknowledged only after it is handled.
+
+    PTB's Updater queues each fetched batch and moves the offset at once, so its next getUpdates
+    (or the clean-up call on stop) confirms updates that may not be stored yet, and a crash loses
+    them. Here the next getUpdates waits until every update of the batch went through the handlers
+    (raw row stored, processed, answered); a crash before that gets the batch again, and the
+    inbound rows' idempotency key (chat:message, callback id) keeps the replay to one row.
+    """
+    offset: int | None = None  # confirms only updates whose handling finished
+    failures = 0
+    while True:
+        try:
+            updates = await app.bot.get_updates(offset=offset, timeout=timeout,
+                                                allowed_updates=allowed_updates)
+        except RetryAfter as error:
+            await asyncio.sleep(_retry_seconds(error))
+            continue
+        except TelegramError as error:  # network trouble, a second poller (Conflict), 5xx
+            failures += 1
+            log.warning("getUpdates failed (%s), retrying", error)
+            await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+            continue
+        failures = 0
+        if updates:
+            # concurrent across chats, in order within one (TelegramChannel's per-chat lock)
+            await asyncio.gather(*(app.process_update(update) for update in updates))
+            offset = updates[-1].update_id + 1
+        await asyncio.sleep(poll_interval)
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    """retry_after is an int, a timedelta from PTB 23 on (reading it warns about that until then)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
+async def run_polling(app: Application, poll_interval: float, timeout: int) -> None:
+    """`gridintake telegram`: start the Application and poll until cancelled (Ctrl-C, SIGTERM)."""
+    async with app:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        try:
+            await poll_updates(app, poll_interval, timeout, Update.ALL_TYPES)
+        finally:
+            await app.stop()
 
 
 async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 
 def cmd_telegram(args: argparse.Namespace) -> int:
-    from telegram import Update
-
-    from bot.handlers.telegram import TelegramSettings, application_builder, build_application
+    from bot.handlers.telegram import (
+        TelegramSettings,
+        application_builder,
+        build_application,
+        run_polling,
+    )
     from gateway.runtime import Runtime
 
     runtime = Runtime.from_env()
@@ -17,9 +25,18 @@ def cmd_telegram(args: argparse.Namespace) -> int:
     app = build_application(runtime, application_builder(settings))
     print(f"gridintake telegram polling {settings.base_url.removesuffix('/bot')}", file=sys.stderr,
           flush=True)
-    app.run_polling(allowed_updates=Update.ALL_TYPES, poll_interval=args.poll_interval,
-                    timeout=args.timeout, drop_pending_updates=False)
+    asyncio.run(_until_signalled(run_polling(app, args.poll_interval, args.timeout)))
     return 0
+
+
+async def _until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    """Run until done or SIGINT/SIGTERM, which cancel it so the Application shuts down cleanly."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def register(subparsers) -> None:
