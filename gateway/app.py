@@ -46,6 +46,7 @@ BLUEPRINT_MODULES = (
     "gateway.telegram_webhook",
     "gateway.transcripts",
     "gateway.admin",
+    "gateway.media",
 )
 
 

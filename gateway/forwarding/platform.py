@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from categories import NONE_LABEL, CategoryTree
@@ -53,3 +54,28 @@ class Platform:
                    "data": data}
         return enqueue(session, sink="webhook", key=f"webhook:{kind}:{key}", case_id=case.id,
                        payload=payload)
+
+    def case_changed(self, session: Session, case: Case, key: str, reason: str) -> list[Outbox]:
+        """The case changed after filing (e.g. relabelled). A creation row no worker has touched
+        yet is rewritten, so the platform first hears the right version; once a creation was
+        attempted, the webhook gets a signed "case.updated" notice carrying the whole document
+        (a receiver that missed the creation can upsert from it). Open311 GeoReport v2 has no
+        update call, so an Open311 request already sent keeps its first service_code."""
+        document = self.document(case)
+        untouched = {row.sink: row for row in session.scalars(
+            select(Outbox).where(Outbox.case_id == case.id, Outbox.attempts == 0,
+                                 Outbox.status == "pending", Outbox.locked_by.is_(None),
+                                 Outbox.idempotency_key.in_([f"webhook:case:{case.number}",
+                                                             f"open311:case:{case.number}"]))
+            .with_for_update(skip_locked=True))}
+        if "webhook" in untouched:
+            untouched["webhook"].payload = {"type": "case.created", "case": document}
+        if "open311" in untouched:
+            untouched["open311"].payload = {"fields": request_fields(document)}
+        forwarded = session.scalar(select(Outbox.id).where(
+            Outbox.idempotency_key == f"webhook:case:{case.number}").limit(1)) is not None
+        if "webhook" in untouched or not forwarded:
+            return list(untouched.values())
+        row = self.notice(session, case, "updated", key=key,
+                          data={"reason": reason, "case": document})
+        return [*untouched.values(), *([row] if row else [])]
