@@ -1,4 +1,5 @@
-"""CLI: ``users add|token`` for admin accounts and API tokens; ``categories export|import``."""
+"""CLI: ``users add|token`` for admin accounts and API tokens; ``categories export|import``;
+``model list|activate|rollback`` for the trained model every classifier uses."""
 
 from __future__ import annotations
 
@@ -88,6 +89,40 @@ def cmd_categories_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from gateway.admin.models import current_version, list_models
+    from storage.db import transaction
+
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        found = list_models(session, runtime)
+        state = current_version(session)
+    _emit({**state, "models": [{"name": m.name, "path": str(m.path), "active": m.active,
+                                "dev_figures": m.figures} for m in found]})
+    return 0
+
+
+def _activate(name: str) -> int:
+    from gateway.admin.models import activate
+    from storage.db import transaction
+
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        version = activate(session, runtime, name, AUDIT_ACTOR)
+    _emit({"model": name, "model_version": version})
+    return 0
+
+
+def cmd_model_activate(args: argparse.Namespace) -> int:
+    return _activate(args.name)
+
+
+def cmd_model_rollback(args: argparse.Namespace) -> int:
+    from gateway.admin.models import SHIPPED
+
+    return _activate(SHIPPED)
+
+
 def register(subparsers: Any) -> None:
     users = subparsers.add_parser("users", help="admin UI accounts").add_subparsers(
         dest="users_command", required=True)
@@ -108,3 +143,13 @@ def register(subparsers: Any) -> None:
     p = cats.add_parser("import", help="apply a CSV/YAML tree (as exported); audited, bumps the version")
     p.add_argument("file")
     p.set_defaults(func=cmd_categories_import)
+
+    model = subparsers.add_parser("model", help="the trained model classifiers use").add_subparsers(
+        dest="model_command", required=True)
+    p = model.add_parser("list", help="the shipped and retrained models, their dev figures, the active one")
+    p.set_defaults(func=cmd_model_list)
+    p = model.add_parser("activate", help="make a model (a name from 'model list') active everywhere")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_model_activate)
+    p = model.add_parser("rollback", help="go back to the shipped model")
+    p.set_defaults(func=cmd_model_rollback)

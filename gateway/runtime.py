@@ -13,13 +13,14 @@ from bot.intake import Intake
 from categories import CategoryTree, load_tree
 from gateway.config import Config, load_config
 from gateway.forwarding import case_listeners, rating_listeners
-from storage.catalog import effective_tree, keyword_version
+from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
 
 
 @dataclass
 class Runtime:
     config: Config
+    classifier_check_s: float = 1.0  # how often classifiers look for new keywords or a new model
 
     @classmethod
     def from_env(cls) -> Runtime:
@@ -46,12 +47,17 @@ class Runtime:
         with transaction(self.sessions) as session:
             return keyword_version(session)
 
+    def _active_model(self) -> tuple[int, str | None]:
+        with transaction(self.sessions) as session:
+            return active_model(session)
+
     @cached_property
     def classifiers(self):
-        """Classifiers that follow administrators' keyword edits without a restart."""
+        """Classifiers that follow administrators' keyword edits and model activations without a restart."""
         from nlp import ClassifierHub
 
-        return ClassifierHub(load=self._load_tree, version=self._keyword_version)
+        return ClassifierHub(load=self._load_tree, version=self._keyword_version,
+                             check_every_s=self.classifier_check_s, active_model=self._active_model)
 
     def tree(self) -> CategoryTree:
         return self.classifiers.current().tree

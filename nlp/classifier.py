@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from categories import NONE_LABEL, CategoryTree, load_tree
@@ -15,11 +17,11 @@ from nlp.keywords import KeywordResult, KeywordScorer
 from nlp.model import Calibration, TextModel, shared_model
 from nlp.normalize import Normalized, normalize
 from nlp.rules import Rule, out_of_scope_rules, urgent_rules
-from nlp.tokenize import add_words
 from nlp.transcript import extract_transcript_citizen_text
 from nlp.types import Classification, Scored
 
 TOP_K = 5
+log = logging.getLogger(__name__)
 _DEFAULT = object()
 
 
@@ -46,7 +48,6 @@ class Classifier:
             default_oos if out_of_scope is None else out_of_scope,
             default_urgent if urgent is None else urgent,
         )
-        add_words(self.keywords.words())
         self.allowed = {c.label for c in tree.enabled()} | {NONE_LABEL}
         self.calibration = self.model.calibration if self.model else Calibration()
 
@@ -72,7 +73,7 @@ class Classifier:
     def _result(self, original: str, cited: str, norm: Normalized,
                 cats: dict[str, float] | None) -> Classification:
         kw = self.keywords.score(norm.text)
-        probs = combine(cats, kw, self.allowed, self.calibration)
+        probs = combine(self._abstain_on_new_keywords(cats, kw), kw, self.allowed, self.calibration)
         ranked = sorted(probs.items(), key=lambda kv: (-kv[1], kv[0]))
         top = [Scored(label, score) for label, score in ranked[:TOP_K]]
         for cat in self.tree.enabled():  # always offer at least three choices
@@ -99,6 +100,20 @@ class Classifier:
             language=norm.lang,
             keyword_version=self.tree.version,
         )
+
+    def _abstain_on_new_keywords(self, cats: dict[str, float] | None,
+                                 kw: KeywordResult) -> dict[str, float] | None:
+        """An exact keyword the model never saw (an administrator's fresh edit) cannot be outvoted
+        by the model: for that class the model abstains (gets its top probability)."""
+        known = self.model.known_words if self.model else frozenset()
+        if not cats or not known:
+            return cats
+        fresh = [lb for lb, words in kw.matched.items()
+                 if any("~" not in w and w not in known for w in words)]
+        if not fresh:
+            return cats
+        top = max(cats.values())
+        return {**cats, **{lb: top for lb in fresh}}
 
     def _evidence(self, label: str, top: list[Scored], kw: KeywordResult,
                   cats: dict[str, float] | None, lang: str, transcript: bool) -> dict[str, Any]:
@@ -130,36 +145,80 @@ def get_classifier() -> Classifier:
     return Classifier(load_tree())
 
 
+ModelSource = Callable[[], tuple[int, str | None]]
+
+
+class HubClassifier(Classifier):
+    """A classifier whose results name the trained model version that made them (for the admin)."""
+
+    model_version: int = 0
+
+    def classify_many(self, texts: Sequence[str], lang: str | None = None) -> list[Classification]:
+        results = super().classify_many(texts, lang)
+        for result in results:
+            result.evidence["model_version"] = self.model_version
+        return results
+
+
 class ClassifierHub:
-    """Hands out a classifier that follows administrators' keyword edits without a restart.
+    """Hands out a classifier that follows administrators' keyword edits and model activations
+    without a restart.
 
     ``version()`` is cheap (a number in the database) and is checked at most every
     ``check_every_s``; when it changes, ``load()`` returns ``(version, tree)`` and only the keyword
-    index is rebuilt — the trained model is shared.
+    index is rebuilt — the trained model is shared. ``active_model()`` (optional) gives
+    ``(model version, directory)``, checked at the same time; directory None means ``model`` (by
+    default the shipped one). A model that cannot be loaded is logged and the previous one kept.
     """
 
     def __init__(self, load: Callable[[], tuple[int, CategoryTree]], version: Callable[[], int],
-                 check_every_s: float = 1.0, model: TextModel | object | None = _DEFAULT) -> None:
+                 check_every_s: float = 1.0, model: TextModel | object | None = _DEFAULT,
+                 active_model: ModelSource | None = None) -> None:
         self._load = load
         self._version = version
+        self._active_model = active_model
         self._check_every_s = check_every_s
-        self._model = model
+        self._shipped = model
+        self._model: TextModel | object | None = model
         self._lock = threading.Lock()
-        self._classifier: Classifier | None = None
+        self._classifier: HubClassifier | None = None
         self._loaded_version: int | None = None
+        self._model_version = 0  # of the model in use
+        self._seen_model_version = 0  # last one asked for, loaded or not
         self._checked_at = float("-inf")
 
-    def current(self) -> Classifier:
+    def current(self) -> HubClassifier:
         now = time.monotonic()
         if self._classifier is not None and now - self._checked_at < self._check_every_s:
             return self._classifier
         with self._lock:
             if self._classifier is None or now - self._checked_at >= self._check_every_s:
                 self._checked_at = now
-                if self._classifier is None or self._version() != self._loaded_version:
+                model_changed = self._follow_model()
+                if model_changed or self._classifier is None or self._version() != self._loaded_version:
                     version, tree = self._load()
                     tree.version = version
-                    self._classifier = Classifier(tree, model=self._model)
+                    classifier = HubClassifier(tree, model=self._model)
+                    classifier.model_version = self._model_version
+                    self._classifier = classifier
                     self._loaded_version = version
             return self._classifier
 
+    def _follow_model(self) -> bool:
+        """Switch to the active model when its version moved; True when the model changed."""
+        if self._active_model is None:
+            return False
+        version, directory = self._active_model()
+        if version == self._seen_model_version:
+            return False
+        self._seen_model_version = version  # a bad one is not retried every second
+        try:
+            model = self._shipped if directory is None else shared_model(Path(directory))
+            if model is None and directory is not None:
+                raise FileNotFoundError(f"{directory}: no trained model there")
+        except Exception:  # a bad directory must not stop classification; keep the old model
+            log.exception("cannot load model version %s from %s; keeping the current one",
+                          version, directory)
+            return False
+        self._model, self._model_version = model, version
+        return True

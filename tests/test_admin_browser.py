@@ -1,8 +1,9 @@
 """The admin UI in headless Chromium: sign in, add a keyword, see "try a text" change, run the
-evaluation with its heatmap. Screenshots go to test-artifacts/admin/."""
+evaluation with its heatmap, activate a retrained model. Screenshots go to test-artifacts/admin/."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ from werkzeug.serving import make_server
 
 from gateway.admin.users import set_user
 from gateway.app import create_app
+from nlp.model import default_model_dir
 from storage.db import transaction
 from storage.models import Case, utcnow
 
@@ -70,7 +72,7 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def test_keyword_edit_try_and_evaluate_in_a_browser(server, page):
+def test_keyword_edit_try_evaluate_and_activate_a_model_in_a_browser(server, page, runtime):
     page.goto(f"{server}/admin/dashboard")
     assert "/admin/login" in page.url
     _shot(page, "01-login")
@@ -113,3 +115,12 @@ def test_keyword_edit_try_and_evaluate_in_a_browser(server, page):
     _shot(page, "06-review")
     page.goto(f"{server}/admin/categories")
     _shot(page, "07-categories")
+
+    name = "model-20260101-000000"  # as a retraining leaves it (the real one takes minutes)
+    shutil.copytree(default_model_dir(), runtime.config.data_dir / "models" / name)
+    page.goto(f"{server}/admin/models")
+    page.click(f"tr[data-model='{name}'] button.primary")
+    assert "已启用" in page.inner_text(".flash.ok")
+    assert page.inner_text("#active-model") == name
+    assert page.locator("tr.on").get_attribute("data-model") == name
+    _shot(page, "08-models")

@@ -76,7 +76,8 @@ def evaluate_page():
     names = {c.label: c.name_zh for c in classifier.tree} | {"none": "无关 none"}
     new = measure(classifier, records)
     base_tree, base_name = _baseline(choice)
-    old = measure(Classifier(base_tree), records) if base_tree is not None else None
+    old = (measure(Classifier(base_tree, model=classifier.model), records)  # same model: keywords compared
+           if base_tree is not None else None)
     fixed, broken = changed_messages(records, new, old) if old else ([], [])
     rows = []
     for label in sorted(set(new.per_class) | set(old.per_class if old else ())):

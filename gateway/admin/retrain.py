@@ -1,7 +1,8 @@
 """Retraining the text model in a background thread, with its stage and the new figures.
 
 The new model is written beside the data (``DATA_DIR/models/<time>``), measured on the dev set
-against the running one, and reported; it does not replace the shipped model by itself.
+against the running (active) one, and reported; it does not replace the active model by itself:
+the administrator activates it (``gateway.admin.models``).
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.admin.audit import record
-from gateway.admin.measure import dev_set_path, measure, read_records
+from gateway.admin.models import active_figures, dev_figures, save_figures
 from nlp import Classifier
 from nlp.model import TextModel
 from nlp.train import train, training_files
 from storage.catalog import effective_tree
 from storage.db import transaction
-from storage.models import TrainingExample, utcnow
+from storage.models import AuditLog, TrainingExample, utcnow
 
+DONE, FAILED = "model.retrain", "model.retrain_failed"
 Trainer = Callable[[Path, list[Path]], dict[str, Any]]
-KEPT_FIGURES = ("n", "top1", "top3", "major_top1", "none_precision", "none_recall")
 
 
 def _train(out_dir: Path, files: list[Path]) -> dict[str, Any]:
@@ -71,13 +73,35 @@ class RetrainJob:
         try:
             result = self._retrain()
             with transaction(self.runtime.sessions) as db:
-                record(db, actor, "model.retrain", result["model_dir"], None, result)
+                record(db, actor, DONE, result["model_dir"], None, result)
             self._set(state="done", stage="完成 done", result=result,
                       finished_at=utcnow().isoformat(timespec="seconds"))
         except Exception as exc:  # the page must show any failure, whatever it is
             traceback.print_exc()
-            self._set(state="failed", stage="失败 failed", error=f"{exc.__class__.__name__}: {exc}",
+            error = f"{exc.__class__.__name__}: {exc}"
+            self._set(state="failed", stage="失败 failed", error=error,
                       finished_at=utcnow().isoformat(timespec="seconds"))
+            try:  # so the pages served by the gateway's other workers show it too
+                with transaction(self.runtime.sessions) as db:
+                    record(db, actor, FAILED, None, None, {"error": error})
+            except Exception:
+                traceback.print_exc()
+
+    def shown(self, session: Session) -> dict[str, Any]:
+        """This process's job, or when it has none, the outcome another worker recorded last."""
+        status = self.status()
+        if status["state"] != "idle":
+            return status
+        row = session.scalar(select(AuditLog).where(AuditLog.action.in_((DONE, FAILED)))
+                             .order_by(AuditLog.id.desc()).limit(1))
+        if row is None:
+            return status
+        finished = row.created_at.isoformat(timespec="seconds")
+        if row.action == FAILED:
+            return {"state": "failed", "stage": "失败 failed", "error": row.after["error"],
+                    "finished_at": finished, "actor": row.actor}
+        return {"state": "done", "stage": "完成 done", "result": row.after, "finished_at": finished,
+                "actor": row.actor}
 
     def _retrain(self) -> dict[str, Any]:
         rt = self.runtime
@@ -96,10 +120,7 @@ class RetrainJob:
         out_dir = work / f"model-{stamp}"
         training = self.trainer(out_dir, [*training_files(), reviewed])
         self._set(stage="评估 measuring on the dev set")
-        path = dev_set_path()
-        records = read_records(path.name, path.read_text("utf-8"))
-        new = measure(Classifier(tree, model=TextModel.load(out_dir)), records).figures
-        old = measure(Classifier(tree), records).figures
-        return {"model_dir": str(out_dir), "reviewed_examples": len(rows), "training": training,
-                "dev_new": {k: new[k] for k in KEPT_FIGURES},
-                "dev_current": {k: old[k] for k in KEPT_FIGURES}}
+        new = dev_figures(Classifier(tree, model=TextModel.load(out_dir)))
+        save_figures(out_dir, new)
+        return {"model_dir": str(out_dir), "model": out_dir.name, "reviewed_examples": len(rows),
+                "training": training, "dev_new": new, "dev_current": active_figures(rt)}

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from categories import NONE_LABEL, CategoryTree
 from gateway.admin.audit import record
+from gateway.forwarding.platform import Platform
+from gateway.forwarding.relabel import relabel_case
 from storage.models import Case, TrainingExample
 
 QUEUE_LIMIT = 50
@@ -41,7 +43,8 @@ def queue(session: Session, limit: int = QUEUE_LIMIT) -> list[Case]:
                                 .order_by(Case.created_at.desc()).limit(limit)))
 
 
-def decide(session: Session, tree: CategoryTree, case: Case, label: str, actor: str) -> bool:
+def decide(session: Session, tree: CategoryTree, case: Case, label: str, actor: str,
+           platform: Platform | None = None) -> bool:
     """Confirm (same label) or relabel the case; returns True when a training example was added.
 
     A final label that differs from the classifier's answer is a lesson for the next retraining.
@@ -50,14 +53,8 @@ def decide(session: Session, tree: CategoryTree, case: Case, label: str, actor: 
         raise ValueError(f"unknown label {label}")
     before = {"label": case.label, "needs_review": case.needs_review}
     learned = label != machine_label(case)
-    category = tree.get(label)
     case.label_before_review = case.label
-    if label != case.label:
-        case.label = label
-        case.kind = category.kind if category else None
-        case.major = category.major if category else None
-        case.minor = category.minor if category else None
-        case.category_name = category.name_zh if category else ""
+    relabel_case(session, tree, case, label, actor, platform)
     case.needs_review = False
     if learned:
         session.add(TrainingExample(text=case.text, label=label, source="review", case_id=case.id))

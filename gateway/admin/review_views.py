@@ -9,6 +9,7 @@ from gateway.admin import bp
 from gateway.admin.retrain import RetrainJob
 from gateway.admin.review import decide, machine_label, queue, queue_filter, resident_override
 from gateway.admin.security import actor, require, runtime
+from gateway.forwarding import platform_for
 from storage.catalog import effective_tree
 from storage.db import transaction
 from storage.models import Case, TrainingExample
@@ -30,6 +31,7 @@ def review():
         cases = queue(db)
         total = db.scalar(select(func.count()).select_from(Case).where(queue_filter()))
         examples = db.scalar(select(func.count()).select_from(TrainingExample))
+        job = retrain_job().shown(db)
         items = [{
             "case": c, "override": resident_override(c), "machine": machine_label(c),
             "top": ((c.evidence or {}).get("classification") or {}).get("top", [])[:3],
@@ -41,7 +43,7 @@ def review():
         choices.setdefault(group, []).append((c.label, f"{c.name_zh} {c.name_en} ({c.label})"))
     choices["其他 Other"] = [("none", "不属于城市管理 none")]
     return render_template("admin/review.html", items=items, total=total, names=names,
-                           choices=choices, examples=examples, job=retrain_job().status())
+                           choices=choices, examples=examples, job=job)
 
 
 @bp.post("/review/<int:case_id>")
@@ -57,7 +59,7 @@ def review_decide(case_id: int):
             label = case.label
         tree = effective_tree(db, rt.base_tree)
         try:
-            learned = decide(db, tree, case, label, actor())
+            learned = decide(db, tree, case, label, actor(), platform_for(rt))
         except ValueError as exc:
             abort(400, description=str(exc))
         number = case.number
