@@ -77,6 +77,7 @@ class KeywordScorer:
         for label in negated:
             result.scores.pop(label, None)
         result.negated = dict(negated)
-        result.out_of_scope = [(r, h.phrase) for h in self.oos.find(text) for r in h.payloads]
+        result.out_of_scope = [(r, h.phrase) for h in self.oos.find(text) for r in h.payloads
+                               if len(text) <= int(r.info.get("max_chars", len(text)))]
         result.urgent = [(r, h.phrase) for h in self.urgent.find(text) for r in h.payloads]
         return result

@@ -1,12 +1,16 @@
-"""The trained spaCy text classifier (``textcat``, exclusive classes) shipped under nlp/data/model.
+"""The trained spaCy text classifiers (``textcat``, exclusive classes) shipped under nlp/data/model.
 
-Loaded once per process and shared by every ``Classifier`` (a keyword edit never reloads it).
-The ensemble's calibration (fitted at training time on held-out data) is stored beside it.
+Two bag-of-n-gram pipelines over the same labels: one on jieba words (the directory itself) and one
+on characters (``char/``, n-grams up to 3 — robust to typos, dialect spellings and unknown words).
+Their log-probabilities are mixed with weights fitted at training time, so ``predict`` gives one
+distribution. Loaded once per process and shared by every ``Classifier`` (a keyword edit never
+reloads it). The ensemble's calibration (fitted on held-out training data) is stored beside it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,9 +20,12 @@ from pathlib import Path
 import spacy
 from spacy.language import Language
 
-from nlp.tokenize import zh_nlp
+from nlp.tokenize import add_words, zh_nlp
 
 CALIBRATION_FILE = "ensemble.json"
+CHAR_DIR = "char"
+WORDS_FILE = "jieba_words.txt"  # the words jieba knew at training time
+_FLOOR = 1e-6
 
 
 def default_model_dir() -> Path:
@@ -27,8 +34,12 @@ def default_model_dir() -> Path:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Weights of the ensemble's logit: a·log p_model + b·keywords + bias_none + c·out_of_scope."""
+    """Weights of the ensemble's logit: a·log p_model + b·keywords + bias_none + c·out_of_scope.
 
+    ``p_model`` ∝ p_words^(1 - char_share) · p_chars^char_share.
+    """
+
+    char_share: float = 0.0
     model_weight: float = 1.0
     keyword_weight: float = 2.0
     none_bias: float = 0.0
@@ -45,30 +56,62 @@ class Calibration:
 
 
 class TextModel:
-    """Wraps the spaCy pipeline; ``predict`` gives label → probability for each text."""
+    """Wraps the spaCy pipelines; ``predict`` gives label → probability for each text."""
 
-    def __init__(self, nlp: Language, calibration: Calibration) -> None:
+    def __init__(self, nlp: Language, calibration: Calibration, char_nlp: Language | None = None,
+                 known_words: frozenset[str] = frozenset()) -> None:
         self.nlp = nlp
+        self.char_nlp = char_nlp
+        self.known_words = known_words  # keywords that existed when the model was trained
         self.calibration = calibration
         self.labels: tuple[str, ...] = tuple(nlp.get_pipe("textcat").labels)
 
     @classmethod
     def load(cls, path: Path) -> TextModel:
         zh_nlp()  # jieba initialised with gazetteer words before the pipeline tokenises
+        words_file = path / WORDS_FILE
+        words = frozenset(words_file.read_text("utf-8").split("\n")) if words_file.exists() else frozenset()
+        add_words(words)  # segment as at training time, whatever else this process added
         nlp = spacy.load(path)
-        return cls(nlp, Calibration.load(path / CALIBRATION_FILE))
+        char_nlp = spacy.load(path / CHAR_DIR) if (path / CHAR_DIR / "config.cfg").exists() else None
+        return cls(nlp, Calibration.load(path / CALIBRATION_FILE), char_nlp, words)
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Empty texts get ``{}`` (no opinion): the BOW model cannot score a doc without tokens."""
-        out: list[dict[str, float]] = [{} for _ in texts]
-        todo = [i for i, t in enumerate(texts) if t.strip()]
-        if len(todo) == 1:
-            out[todo[0]] = dict(self.nlp(texts[todo[0]]).cats)
-        elif todo:
-            docs = self.nlp.pipe((texts[i] for i in todo), batch_size=256)
-            for i, doc in zip(todo, docs, strict=True):
-                out[i] = dict(doc.cats)
-        return out
+        share = self.calibration.char_share if self.char_nlp is not None else 0.0
+        return [mix(w, c, share) for w, c in self.predict_each(texts)]
+
+    def predict_each(self, texts: Sequence[str]) -> list[tuple[dict[str, float], dict[str, float]]]:
+        """(word model, char model) distributions per text; the char one is ``{}`` when absent."""
+        words = _run(self.nlp, texts)
+        chars = _run(self.char_nlp, texts) if self.char_nlp is not None else [{} for _ in texts]
+        return list(zip(words, chars, strict=True))
+
+
+def mix(words: dict[str, float], chars: dict[str, float], share: float) -> dict[str, float]:
+    """Geometric mixture of the two models' distributions, renormalised."""
+    if share <= 0.0 or not chars:
+        return words
+    if share >= 1.0 or not words:
+        return chars
+    logits = {lb: (1 - share) * math.log(max(p, _FLOOR)) + share * math.log(max(chars.get(lb, 0.0), _FLOOR))
+              for lb, p in words.items()}
+    top = max(logits.values())
+    exp = {lb: math.exp(z - top) for lb, z in logits.items()}
+    total = sum(exp.values())
+    return {lb: v / total for lb, v in exp.items()}
+
+
+def _run(nlp: Language, texts: Sequence[str]) -> list[dict[str, float]]:
+    out: list[dict[str, float]] = [{} for _ in texts]
+    todo = [i for i, t in enumerate(texts) if t.strip()]
+    if len(todo) == 1:
+        out[todo[0]] = dict(nlp(texts[todo[0]]).cats)
+    elif todo:
+        docs = nlp.pipe((texts[i] for i in todo), batch_size=256)
+        for i, doc in zip(todo, docs, strict=True):
+            out[i] = dict(doc.cats)
+    return out
 
 
 _cache: dict[Path, TextModel | None] = {}

@@ -1,9 +1,11 @@
 """Train the spaCy text classifier and fit the ensemble's calibration; ``python -m nlp.train``.
 
 Deterministic: fixed seed, sorted inputs, fixed epochs. Steps:
-1. hold out every 5th example per class, train on the rest, fit the ensemble weights and the
-   temperature on the held-out part (the dev set is never read);
-2. train again on everything and save the pipeline and ``ensemble.json`` to ``nlp/data/model``.
+1. hold out every 5th example per class, train both pipelines (jieba words, characters) on the
+   rest; on the held-out part fit the words/characters mixture (likelihood), then the ensemble
+   weights (accuracy) and the temperature (likelihood) — the dev set is never read;
+2. train again on everything and save both pipelines and ``ensemble.json`` to ``nlp/data/model``
+   (the char pipeline in ``char/``).
 """
 
 from __future__ import annotations
@@ -30,16 +32,29 @@ from categories import NONE_LABEL, CategoryTree, load_tree
 from nlp.classifier import Classifier
 from nlp.ensemble import combine
 from nlp.keywords import KeywordResult, KeywordScorer
-from nlp.model import CALIBRATION_FILE, Calibration, TextModel, default_model_dir, forget
+from nlp.model import (
+    CALIBRATION_FILE,
+    CHAR_DIR,
+    WORDS_FILE,
+    Calibration,
+    TextModel,
+    default_model_dir,
+    forget,
+    mix,
+)
 from nlp.normalize import normalize_text
 from nlp.tokenize import add_words, gazetteer_names
 from nlp.transcript import extract_transcript_citizen_text
 
 SEED = 0
 EPOCHS = 12
+LEARN_RATE = 0.001
 HOLD_OUT_EVERY = 5
 BOW_LENGTH = 2**15
-NGRAM_SIZE = 2
+CHAR_BOW_LENGTH = 2**14  # keeps the shipped model small; char n-grams are fewer
+NGRAM_SIZE = 2  # jieba words: unigrams and bigrams
+CHAR_NGRAM_SIZE = 3  # characters: 1- to 3-grams
+CHAR_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 
 
 @dataclass(frozen=True)
@@ -86,21 +101,24 @@ def _prepare(text: str) -> str:
     return normalize_text(extract_transcript_citizen_text(text))
 
 
-def _new_pipeline(labels: Iterable[str]) -> Language:
-    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
+def _new_pipeline(labels: Iterable[str], chars: bool = False) -> Language:
+    segmenter = "char" if chars else "jieba"
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": segmenter}}})
     textcat = nlp.add_pipe("textcat", config={"model": {
         "@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
-        "ngram_size": NGRAM_SIZE, "no_output_layer": False, "length": BOW_LENGTH,
+        "ngram_size": CHAR_NGRAM_SIZE if chars else NGRAM_SIZE, "no_output_layer": False,
+        "length": CHAR_BOW_LENGTH if chars else BOW_LENGTH,
     }})
     for label in sorted(labels):
         textcat.add_label(label)
     return nlp
 
 
-def train_pipeline(records: Sequence[Record], epochs: int = EPOCHS) -> Language:
+def train_pipeline(records: Sequence[Record], epochs: int = EPOCHS, chars: bool = False,
+                   learn_rate: float = LEARN_RATE) -> Language:
     fix_random_seed(SEED)
     labels = sorted({r.labels[0] for r in records})
-    nlp = _new_pipeline(labels)
+    nlp = _new_pipeline(labels, chars)
     examples = []
     for rec in records:
         text = _prepare(rec.text)
@@ -109,6 +127,7 @@ def train_pipeline(records: Sequence[Record], epochs: int = EPOCHS) -> Language:
         doc = nlp.make_doc(text)
         examples.append(Example.from_dict(doc, {"cats": {lb: float(lb == rec.labels[0]) for lb in labels}}))
     optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = learn_rate
     rng = random.Random(SEED)
     for _ in range(epochs):
         rng.shuffle(examples)
@@ -158,27 +177,51 @@ def fit_calibration(parts: Sequence[tuple[dict[str, float] | None, KeywordResult
     return replace(cal, temperature=round(min(scored)[1], 2)), acc
 
 
+def fit_char_share(raw: Sequence[tuple[dict[str, float], dict[str, float]]],
+                   records: Sequence[Record]) -> float:
+    """The words/characters mixture with the best held-out likelihood of the model alone."""
+    def nll(share: float) -> float:
+        total = 0.0
+        for (words, chars), rec in zip(raw, records, strict=True):
+            probs = mix(words, chars, share)
+            total -= math.log(max(max(probs.get(lb, 0.0) for lb in rec.labels), 1e-9))
+        return total
+    return min(CHAR_SHARES, key=nll)
+
+
+def _train_both(records: Sequence[Record]) -> TextModel:
+    return TextModel(train_pipeline(records), Calibration(), train_pipeline(records, chars=True))
+
+
 def train(out_dir: Path | None = None, files: Sequence[Path] | None = None) -> dict[str, float]:
     """Train, calibrate and save; returns figures measured on the held-out training part."""
     out_dir = out_dir or default_model_dir()
     tree = load_tree()
-    add_words(KeywordScorer(tree).words())
-    add_words(gazetteer_names())
+    words = sorted({w for w in (*KeywordScorer(tree).words(), *gazetteer_names()) if w.strip()})
+    add_words(words)
     records = load_training(tree, files)
     if not records:
         raise ValueError("no training data (nlp/data/train_*.jsonl)")
     train_part, held = split(records)
-    probe = Classifier(tree, model=TextModel(train_pipeline(train_part), Calibration()))
+    probe_model = _train_both(train_part)
+    probe = Classifier(tree, model=probe_model)
+    texts = [_prepare(r.text) for r in held]
+    share = fit_char_share(probe_model.predict_each(texts), held)
+    probe_model.calibration = Calibration(char_share=share)
     parts = probe.parts([r.text for r in held])
     cal, held_acc = fit_calibration(parts, held, probe.allowed)
+    cal = replace(cal, char_share=share)
     model_only = sum(max(c, key=lambda k: c[k]) in r.labels for (c, _), r in zip(parts, held, strict=True))
-    nlp = train_pipeline(records)
+    full = _train_both(records)
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    nlp.to_disk(out_dir)
+    full.nlp.to_disk(out_dir)
+    assert full.char_nlp is not None
+    full.char_nlp.to_disk(out_dir / CHAR_DIR)
     cal.save(out_dir / CALIBRATION_FILE)
+    (out_dir / WORDS_FILE).write_text("\n".join(words) + "\n", "utf-8")
     forget(out_dir)
-    return {"examples": len(records), "labels": len(nlp.get_pipe("textcat").labels),
+    return {"examples": len(records), "labels": len(full.labels),
             "held_out": len(held), "held_out_top1_ensemble": round(held_acc, 4),
             "held_out_top1_model_only": round(model_only / len(held), 4), **cal.__dict__}
 
