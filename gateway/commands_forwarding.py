@@ -34,13 +34,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        run_forever(runtime, worker, stop, periodic=_periodic_jobs(runtime))
+        run_forever(runtime, worker, stop, periodic=_periodic_jobs(runtime, args.inbound_retry_after))
         return 0
     finally:
         worker.close()
 
 
-def _periodic_jobs(runtime) -> list:
+def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
+    from datetime import timedelta
+
     from gateway.forwarding import platform_for
     from gateway.forwarding.overdue import mark_overdue
     from storage.db import transaction
@@ -50,7 +52,11 @@ def _periodic_jobs(runtime) -> list:
             mark_overdue(session, platform_for(runtime),
                          bool(runtime.config.get("forwarding", "overdue_notice", True)))
 
-    jobs = [overdue]
+    def inbound_retry() -> None:
+        """Process again inbound messages a crash or an error left unprocessed."""
+        runtime.engine.retry_pending(timedelta(seconds=inbound_retry_after_s))
+
+    jobs = [overdue, inbound_retry]
     if runtime.config.get("forwarding", "open311_endpoint"):
         jobs.append(lambda: _poll(runtime))
     return jobs
@@ -157,6 +163,9 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lease", type=float, help="seconds a claimed batch stays ours")
     p.add_argument("--timeout", type=float, help="HTTP timeout per delivery, seconds")
+    p.add_argument("--inbound-retry-after", type=float, default=60.0, metavar="SECONDS",
+                   help="the loop also processes again inbound messages left unprocessed this long "
+                        "(as `inbound retry --older-than`); default 60")
     p.set_defaults(func=cmd_worker)
 
     outbox = _subcommands(sub, "outbox", "deliveries waiting, done and dead-lettered")
