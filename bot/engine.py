@@ -41,6 +41,8 @@ MY_CASES_SHOWN = 3  # three lines of the longest category and status fit two SMS
 YES = {"1", "是", "对", "确认", "提交", "y", "yes", "ok", "好", "好的", "可以"}
 NO = {"0", "否", "不", "取消", "n", "no"}
 RatingListener = Callable[[Session, Case], None]
+# (session, reporter, inbound id, replies) for a message processed by a retry
+RetryListener = Callable[[Session, Reporter, int, list[Reply]], None]
 
 
 @dataclass
@@ -106,6 +108,9 @@ class Engine:
         self.inbox = Inbox(factory, data_dir / "inbox")
         self.photo_dir = data_dir / "photos"
         self.rating_listeners: list[RatingListener] = []
+        # Run in the transaction of a retried message: its replies have not reached the resident
+        # (the webhook answer was lost with the crash), so someone must send them.
+        self.retry_listeners: list[RetryListener] = []
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -127,9 +132,9 @@ class Engine:
                 .order_by(InboundMessage.id)
             ).all()
             pending = [(row.id, inbound_from_row(row)) for row in rows]
-        return [self._process(row_id, inbound) for row_id, inbound in pending]
+        return [self._process(row_id, inbound, retried=True) for row_id, inbound in pending]
 
-    def _process(self, inbound_id: int, inbound: Inbound) -> Outcome:
+    def _process(self, inbound_id: int, inbound: Inbound, retried: bool = False) -> Outcome:
         try:
             with transaction(self.factory) as session:
                 row = session.get(InboundMessage, inbound_id, with_for_update=True)
@@ -142,6 +147,9 @@ class Engine:
                 row.status = "rejected" if rejected else "processed"
                 row.replies = [r.to_json() for r in turn.replies]
                 row.processed_at = utcnow()
+                if retried:
+                    for listener in self.retry_listeners:
+                        listener(session, turn.reporter, row.id, turn.replies)
                 return Outcome(turn.replies, row.id, turn.case_number)
         except Exception as exc:
             log.exception("inbound %s failed", inbound_id)

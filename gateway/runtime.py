@@ -12,7 +12,7 @@ from bot.engine import BotSettings, Engine
 from bot.intake import Intake
 from categories import CategoryTree, load_tree
 from gateway.config import Config, load_config
-from gateway.forwarding import case_listeners, rating_listeners
+from gateway.forwarding import case_listeners, rating_listeners, retry_listeners
 from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
 
@@ -94,4 +94,5 @@ class Runtime:
         )
         engine = Engine(self.sessions, self.intake, settings, self.config.data_dir)
         engine.rating_listeners.extend(rating_listeners(self))
+        engine.retry_listeners.extend(retry_listeners(self))
         return engine

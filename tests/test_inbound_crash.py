@@ -8,6 +8,9 @@ Processing is frozen deterministically: the test holds `LOCK TABLE conversation 
 EXCLUSIVE MODE`. `Inbox.record` writes only `inbound_message` (and its foreign key to `reporter`),
 so the raw row commits; the engine's next transaction then blocks on its first read of
 `conversation`, which the test sees in `pg_locks` before it kills the server.
+
+The resident never got the webhook's answer, so the retry queues its replies in the outbox and
+`gridintake worker` texts them through the Twilio REST API (a local stand-in here).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -31,23 +35,33 @@ from sqlalchemy import func, select
 from bot.handlers import sms
 from bot.types import Reply
 from storage.db import transaction
-from storage.models import Case, Conversation, InboundMessage
+from storage.models import Case, Conversation, InboundMessage, Outbox
+from tests import test_sms_support as support
 from tests.conftest import make_runtime
+from tests.test_sms_outbound import twilio_api
 from tests.test_sms_serve import GRIDINTAKE, free_port
-from tests.test_sms_support import TOKEN, sign, twilio_form
+from tests.test_sms_support import ACCOUNT, TOKEN, sign, twilio_form
 
 pytestmark = pytest.mark.postgres
 PUBLIC_URL = "https://intake.example.test"  # what Twilio signs; the server checks against it
 SMS_URL = PUBLIC_URL + "/sms/twilio"
+local_server = support.local_server  # fixture
 
 
 @pytest.fixture
-def pg_runtime(tmp_path, postgres_url):
+def fake_twilio(local_server):
+    """The Twilio REST API the worker texts residents through."""
+    return twilio_api(local_server)
+
+
+@pytest.fixture
+def pg_runtime(tmp_path, postgres_url, fake_twilio):
     """A migrated fresh schema, the environment for `gridintake` subprocesses on it."""
     rt = make_runtime(tmp_path / "var", postgres_url)
     env = {**os.environ, "GRIDINTAKE_DATA_DIR": str(tmp_path / "var"),
            "GRIDINTAKE_DATABASE_URL": postgres_url, "GRIDINTAKE_TWILIO_AUTH_TOKEN": TOKEN,
-           "GRIDINTAKE_PUBLIC_URL": PUBLIC_URL}
+           "GRIDINTAKE_PUBLIC_URL": PUBLIC_URL, "GRIDINTAKE_TWILIO_ACCOUNT_SID": ACCOUNT,
+           "GRIDINTAKE_TWILIO_FROM": "+14155550100", "GRIDINTAKE_TWILIO_API_BASE": fake_twilio.url}
     yield rt, env
     rt.db.dispose()
 
@@ -115,7 +129,19 @@ def post(url: str, form: dict[str, str], **kwargs) -> httpx.Response:
     return httpx.post(url, data=form, headers={"X-Twilio-Signature": sign(SMS_URL, form)}, **kwargs)
 
 
-def test_a_server_killed_mid_processing_loses_no_message(pg_runtime, postgres_url, tmp_path):
+def outbox_rows(rt) -> list[Outbox]:
+    with transaction(rt.sessions) as session:
+        return session.scalars(select(Outbox).order_by(Outbox.id)).all()
+
+
+def texted(api) -> list[dict[str, str]]:
+    """The messages the worker sent through the Twilio stand-in: To and Body."""
+    forms = [parse_qs(seen.body.decode()) for seen in api.requests]
+    return [{"To": form["To"][0], "Body": form["Body"][0]} for form in forms]
+
+
+def test_a_server_killed_mid_processing_loses_no_message(pg_runtime, postgres_url, tmp_path,
+                                                         fake_twilio):
     rt, env = pg_runtime
     log_path = tmp_path / "serve.log"
     form = twilio_form(MessageSid="SM" + "c" * 32)
@@ -161,6 +187,21 @@ def test_a_server_killed_mid_processing_loses_no_message(pg_runtime, postgres_ur
         conv = session.scalar(select(Conversation).where(Conversation.reporter_id == row.reporter_id))
         assert conv.state == "confirm" and conv.slots["text"] == form["Body"]
 
+    # The confirmation question reaches the resident after all: queued, then texted by the worker.
+    [queued] = outbox_rows(rt)
+    assert (queued.sink, queued.target, queued.status) == ("sms", form["From"], "pending")
+    assert queued.idempotency_key == f"replies:{row.id}" and "回复1提交" in queued.payload["text"]
+    worker = subprocess.run([str(GRIDINTAKE), "worker", "--once"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert worker.returncode == 0, worker.stderr
+    assert json.loads(worker.stdout)["done"] == 1
+    assert texted(fake_twilio) == [{"To": form["From"], "Body": sms.outbound_text(queued)}]
+    [delivered] = outbox_rows(rt)
+    assert delivered.status == "done" and delivered.result["sid"].startswith("SM")
+    again = subprocess.run([str(GRIDINTAKE), "inbound", "retry", "--older-than", "0"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert json.loads(again.stdout) == {"retried": 0, "cases": []} and len(outbox_rows(rt)) == 1
+
     with serving(env, log_path) as (_, base):
         again = post(base + "/sms/twilio", form, timeout=30)  # Twilio's retry of the same SMS
         assert again.status_code == 200 and again.headers["content-type"].startswith("text/xml")
@@ -175,8 +216,9 @@ def test_a_server_killed_mid_processing_loses_no_message(pg_runtime, postgres_ur
         assert case.reporter_id == row.reporter_id and case.number in filed.text
 
 
-def test_the_worker_loop_retries_messages_left_unprocessed(pg_runtime):
-    """`gridintake worker` also finishes inbound messages left "received" for over a minute."""
+def test_the_worker_loop_retries_messages_left_unprocessed(pg_runtime, fake_twilio):
+    """`gridintake worker` also finishes inbound messages left "received" for over a minute,
+    and texts the resident the replies."""
     rt, env = pg_runtime
     forms = [twilio_form(MessageSid=f"SM{n:032d}", From=f"+86138000000{n:02d}") for n in (1, 2)]
     # What a crash leaves behind: the raw messages, committed and never processed.
@@ -190,12 +232,12 @@ def test_the_worker_loop_retries_messages_left_unprocessed(pg_runtime):
     def old_processed() -> bool:
         if worker.poll() is not None:
             pytest.fail(f"gridintake worker exited: {worker.stderr.read()}")
-        return status()[old] == "processed"
+        return status()[old] == "processed" and bool(fake_twilio.requests)
 
     worker = subprocess.Popen([str(GRIDINTAKE), "worker"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
-        wait_for("the worker to process the old message", old_processed, 30)
+        wait_for("the worker to process the old message and text the reply", old_processed, 30)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=15) == 0, worker.stderr.read()
     finally:
@@ -205,3 +247,5 @@ def test_the_worker_loop_retries_messages_left_unprocessed(pg_runtime):
     assert status()[fresh] == "received"  # younger than the default 60 s: perhaps still in flight
     [row] = [row for row in inbound_rows(rt) if row.id == old]
     assert "回复1提交" in Reply.from_json(row.replies[-1]).text
+    [sent] = texted(fake_twilio)
+    assert sent["To"] == forms[0]["From"] and "回复1提交" in sent["Body"]

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.forwarding.duplicates import DuplicateSettings, duplicate_listener
+from gateway.forwarding.notify import late_replies
 from gateway.forwarding.platform import Platform
 from storage.models import Case
 
@@ -40,3 +41,8 @@ def rating_listeners(runtime: Any) -> list:
         })
 
     return [forward_rating]
+
+
+def retry_listeners(runtime: Any) -> list:
+    """For `engine.retry_listeners`: replies to a message processed late go out via the outbox."""
+    return [late_replies]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.i18n import t
-from bot.types import Choice
+from bot.types import Choice, Reply
 from gateway.forwarding.outbox import RESIDENT_SINKS, enqueue
 from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
 
@@ -39,21 +39,42 @@ def audience(session: Session, case: Case) -> list[Reporter]:
     return list(people.values())
 
 
-def message(session: Session, case: Case, reporter: Reporter, *, key: str, dedupe: str,
-            choices: list[Choice] = (), **values) -> Outbox | None:
+def send_to(session: Session, reporter: Reporter, text: str, *, key: str,
+            choices: list[Choice] = (), case: Case | None = None) -> Outbox | None:
+    """One outbox row to a resident on their channel; None when we may not or cannot write
+    (no push channel, no consent, opted out). Every resident message goes through here."""
     route = resident_route(reporter)
     if route is None:
         return None
     sink, target = route
     payload = {
-        "text": t(key, reporter.language, number=case.number, **values),
+        "text": text,
         "choices": [{"key": c.key, "label": c.label} for c in choices],
         "language": reporter.language,
         "reporter_id": reporter.id,
-        "case": case.number,
     }
-    return enqueue(session, sink=sink, target=target, payload=payload, case_id=case.id,
-                   key=f"{dedupe}:{reporter.id}")
+    if case is not None:
+        payload["case"] = case.number
+    return enqueue(session, sink=sink, target=target, payload=payload, key=key,
+                   case_id=case.id if case is not None else None)
+
+
+def message(session: Session, case: Case, reporter: Reporter, *, key: str, dedupe: str,
+            choices: list[Choice] = (), **values) -> Outbox | None:
+    text = t(key, reporter.language, number=case.number, **values)
+    return send_to(session, reporter, text, key=f"{dedupe}:{reporter.id}", choices=choices,
+                   case=case)
+
+
+def late_replies(session: Session, reporter: Reporter, inbound_id: int,
+                 replies: list[Reply]) -> Outbox | None:
+    """The replies to a message processed by a retry: its webhook answer died with the crash, so
+    they go out as one message (in order, all or nothing), keyed by the inbound message."""
+    if not replies:
+        return None
+    text = "\n\n".join(r.text for r in replies)
+    choices = [c for r in replies for c in r.choices]  # in practice only the last one asks
+    return send_to(session, reporter, text, key=f"replies:{inbound_id}", choices=choices)
 
 
 def notify_all(session: Session, case: Case, *, key: str, dedupe: str,
