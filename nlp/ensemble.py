@@ -16,6 +16,7 @@ from nlp.keywords import KeywordResult
 from nlp.model import Calibration
 
 NEGATIVE_PENALTY = 3.0
+MODEL_FLOOR = 1e-4  # model probability below which a class without keywords is not scored
 _FLOOR = 1e-6
 
 
@@ -23,8 +24,8 @@ def combine(model_cats: Mapping[str, float] | None, kw: KeywordResult,
             allowed: Collection[str], cal: Calibration) -> dict[str, float]:
     """Label → probability (sums to 1) over the model's labels, keyword hits and ``none``."""
     candidates = {c for c in kw.scores if c in allowed}
-    if model_cats:
-        candidates.update(c for c in model_cats if c in allowed)
+    if model_cats:  # a class the model all but rules out, with no keyword, cannot make the top
+        candidates.update(c for c, p in model_cats.items() if p >= MODEL_FLOOR and c in allowed)
     candidates.add(NONE_LABEL)
     logits: dict[str, float] = {}
     for label in candidates:

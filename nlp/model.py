@@ -1,29 +1,31 @@
-"""The trained spaCy text classifiers (``textcat``, exclusive classes) shipped under nlp/data/model.
+"""The trained models shipped under nlp/data/model, over the same labels.
 
-Two bag-of-n-gram pipelines over the same labels: one on jieba words (the directory itself) and one
-on characters (``char/``, n-grams up to 3 — robust to typos, dialect spellings and unknown words).
-Their log-probabilities are mixed with weights fitted at training time, so ``predict`` gives one
-distribution. Loaded once per process and shared by every ``Classifier`` (a keyword edit never
-reloads it). The ensemble's calibration (fitted on held-out training data) is stored beside it.
+A spaCy text classifier (``textcat``, exclusive classes, bag of jieba words and word bigrams: the
+directory itself) and a character n-gram logistic regression (``chars.npz``, robust to typos,
+dialect spellings and unknown words; see ``nlp.charlinear``). Their log-probabilities are mixed
+with a weight fitted at training time, so ``predict`` gives one distribution. Loaded once per
+process and shared by every ``Classifier`` (a keyword edit never reloads it). The ensemble's
+calibration (fitted on held-out training data) is stored beside it.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import spacy
 from spacy.language import Language
 
+from nlp.charlinear import CharLinearModel
 from nlp.tokenize import add_words, zh_nlp
 
 CALIBRATION_FILE = "ensemble.json"
-CHAR_DIR = "char"
+CHARS_FILE = "chars.npz"
 WORDS_FILE = "jieba_words.txt"  # the words jieba knew at training time
 _FLOOR = 1e-6
 
@@ -56,12 +58,12 @@ class Calibration:
 
 
 class TextModel:
-    """Wraps the spaCy pipelines; ``predict`` gives label → probability for each text."""
+    """Wraps both models; ``predict`` gives label → probability for each text."""
 
-    def __init__(self, nlp: Language, calibration: Calibration, char_nlp: Language | None = None,
+    def __init__(self, nlp: Language, calibration: Calibration, chars: CharLinearModel | None = None,
                  known_words: frozenset[str] = frozenset()) -> None:
         self.nlp = nlp
-        self.char_nlp = char_nlp
+        self.chars = chars
         self.known_words = known_words  # keywords that existed when the model was trained
         self.calibration = calibration
         self.labels: tuple[str, ...] = tuple(nlp.get_pipe("textcat").labels)
@@ -73,33 +75,33 @@ class TextModel:
         words = frozenset(words_file.read_text("utf-8").split("\n")) if words_file.exists() else frozenset()
         add_words(words)  # segment as at training time, whatever else this process added
         nlp = spacy.load(path)
-        char_nlp = spacy.load(path / CHAR_DIR) if (path / CHAR_DIR / "config.cfg").exists() else None
-        return cls(nlp, Calibration.load(path / CALIBRATION_FILE), char_nlp, words)
+        chars = CharLinearModel.load(path / CHARS_FILE) if (path / CHARS_FILE).exists() else None
+        return cls(nlp, Calibration.load(path / CALIBRATION_FILE), chars, words)
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Empty texts get ``{}`` (no opinion): the BOW model cannot score a doc without tokens."""
-        share = self.calibration.char_share if self.char_nlp is not None else 0.0
+        share = self.calibration.char_share if self.chars is not None else 0.0
         return [mix(w, c, share) for w, c in self.predict_each(texts)]
 
     def predict_each(self, texts: Sequence[str]) -> list[tuple[dict[str, float], dict[str, float]]]:
         """(word model, char model) distributions per text; the char one is ``{}`` when absent."""
         words = _run(self.nlp, texts)
-        chars = _run(self.char_nlp, texts) if self.char_nlp is not None else [{} for _ in texts]
+        chars = self.chars.predict(texts) if self.chars is not None else [{} for _ in texts]
         return list(zip(words, chars, strict=True))
 
 
 def mix(words: dict[str, float], chars: dict[str, float], share: float) -> dict[str, float]:
-    """Geometric mixture of the two models' distributions, renormalised."""
+    """Geometric mixture of the two models' distributions, renormalised (in numpy: 140 labels)."""
     if share <= 0.0 or not chars:
         return words
     if share >= 1.0 or not words:
         return chars
-    logits = {lb: (1 - share) * math.log(max(p, _FLOOR)) + share * math.log(max(chars.get(lb, 0.0), _FLOOR))
-              for lb, p in words.items()}
-    top = max(logits.values())
-    exp = {lb: math.exp(z - top) for lb, z in logits.items()}
-    total = sum(exp.values())
-    return {lb: v / total for lb, v in exp.items()}
+    labels = list(words)
+    p_words = np.fromiter(words.values(), np.float64, len(labels))
+    p_chars = np.fromiter((chars.get(lb, 0.0) for lb in labels), np.float64, len(labels))
+    logits = (1 - share) * np.log(np.maximum(p_words, _FLOOR)) + share * np.log(np.maximum(p_chars, _FLOOR))
+    exp = np.exp(logits - logits.max())
+    return dict(zip(labels, (exp / exp.sum()).tolist(), strict=True))
 
 
 def _run(nlp: Language, texts: Sequence[str]) -> list[dict[str, float]]:

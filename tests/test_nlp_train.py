@@ -1,4 +1,4 @@
-"""The shipped two-pipeline model, its training data hygiene, and what must not depend on process
+"""The shipped two-model ensemble, its training data hygiene, and what must not depend on process
 history: other classifiers (small keyword sets, made-up words) must not change the shipped one's
 answers, and an administrator's fresh keyword must win over the model that never saw it."""
 
@@ -11,7 +11,7 @@ import pytest
 
 from categories import load_tree
 from nlp import Classifier
-from nlp.model import CHAR_DIR, WORDS_FILE, default_model_dir, mix, shared_model
+from nlp.model import CHARS_FILE, WORDS_FILE, default_model_dir, mix, shared_model
 from nlp.normalize import normalize_text
 from nlp.rules import load_rules
 from nlp.train import training_files
@@ -26,10 +26,11 @@ def tree():
     return load_tree()
 
 
-def test_the_model_directory_holds_both_pipelines_and_its_word_list():
+def test_the_model_directory_holds_both_models_and_its_word_list():
     model = shared_model()
-    assert model is not None and model.char_nlp is not None
-    assert (default_model_dir() / CHAR_DIR / "config.cfg").exists()
+    assert model is not None and model.chars is not None
+    assert model.chars.labels == model.labels
+    assert (default_model_dir() / CHARS_FILE).exists()
     assert (default_model_dir() / WORDS_FILE).exists() and "井盖" in model.known_words
     assert 0.0 <= model.calibration.char_share <= 1.0
 
