@@ -54,18 +54,21 @@ class CharLinearModel:
         values = (1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))) * self.idf[cols]
         return cols, values / np.linalg.norm(values)
 
-    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        out = []
-        for text in texts:
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """(texts, labels) probabilities; a row of NaN where the text has no known n-gram."""
+        out = np.full((len(texts), len(self.labels)), np.nan)
+        for row, text in enumerate(texts):
             cols, values = self.features(text)
-            if not len(cols):
-                out.append({})
-                continue
-            logits = values @ self.weights[cols] + self.bias
-            exp = np.exp(logits - logits.max())
-            probs = (exp / exp.sum()).tolist()
-            out.append(dict(zip(self.labels, probs, strict=True)))
+            if len(cols):
+                logits = values @ self.weights[cols] + self.bias
+                exp = np.exp(logits - logits.max())
+                out[row] = exp / exp.sum()
         return out
+
+    def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Label → probability per text; ``{}`` where no n-gram is known."""
+        return [dict(zip(self.labels, row, strict=True)) if row[0] == row[0] else {}
+                for row in self.probabilities(texts).tolist()]
 
     @classmethod
     def fit(cls, texts: Sequence[str], targets: Sequence[str], c: float = C,

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,9 @@ class Classifier:
         probs = combine(self._abstain_on_new_keywords(cats, kw), kw, self.allowed, self.calibration)
         ranked = sorted(probs.items(), key=lambda kv: (-kv[1], kv[0]))
         top = [Scored(label, score) for label, score in ranked[:TOP_K]]
-        for cat in self.tree.enabled():  # always offer at least three choices
-            if len(top) >= 3:
-                break
-            if cat.label not in probs:
-                top.append(Scored(cat.label, 0.0))
+        if len(top) < 3:  # always offer at least three choices
+            extra = (c.label for c in self.tree.enabled() if c.label not in probs)
+            top.extend(Scored(label, 0.0) for label in islice(extra, 3 - len(top)))
         label, confidence = ranked[0]
         category = self.tree.get(label)
         urgent = bool(kw.urgent) or bool(category and category.urgent)

@@ -8,15 +8,16 @@ top probability is a usable confidence.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
+
+import numpy as np
 
 from categories import NONE_LABEL
 from nlp.keywords import KeywordResult
 from nlp.model import Calibration
 
 NEGATIVE_PENALTY = 3.0
-MODEL_FLOOR = 1e-4  # model probability below which a class without keywords is not scored
+MODEL_FLOOR = 1e-3  # model probability below which a class without keywords is not scored
 _FLOOR = 1e-6
 
 
@@ -26,18 +27,18 @@ def combine(model_cats: Mapping[str, float] | None, kw: KeywordResult,
     candidates = {c for c in kw.scores if c in allowed}
     if model_cats:  # a class the model all but rules out, with no keyword, cannot make the top
         candidates.update(c for c, p in model_cats.items() if p >= MODEL_FLOOR and c in allowed)
-    candidates.add(NONE_LABEL)
-    logits: dict[str, float] = {}
-    for label in candidates:
-        z = cal.keyword_weight * math.log1p(kw.scores.get(label, 0.0))
-        if model_cats:
-            z += cal.model_weight * math.log(max(model_cats.get(label, 0.0), _FLOOR))
-        if label in kw.negated:
-            z -= NEGATIVE_PENALTY
-        logits[label] = z
-    none_bias = cal.none_bias if model_cats else cal.keyword_only_none
-    logits[NONE_LABEL] += none_bias + (cal.oos_weight if kw.out_of_scope else 0.0)
-    top = max(logits.values())
-    exp = {k: math.exp((v - top) / cal.temperature) for k, v in logits.items()}
-    total = sum(exp.values())
-    return {k: v / total for k, v in exp.items()}
+    candidates.discard(NONE_LABEL)
+    labels = [NONE_LABEL, *candidates]
+    z = cal.keyword_weight * np.log1p(_values(kw.scores, labels))
+    if model_cats:
+        z += cal.model_weight * np.log(np.maximum(_values(model_cats, labels), _FLOOR))
+    for label in kw.negated.keys() & candidates:
+        z[labels.index(label)] -= NEGATIVE_PENALTY
+    z[0] += (cal.none_bias if model_cats else cal.keyword_only_none) + (
+        cal.oos_weight if kw.out_of_scope else 0.0)
+    exp = np.exp((z - z.max()) / cal.temperature)
+    return dict(zip(labels, (exp / exp.sum()).tolist(), strict=True))
+
+
+def _values(scores: Mapping[str, float], labels: list[str]) -> np.ndarray:
+    return np.fromiter((scores.get(lb, 0.0) for lb in labels), np.float64, len(labels))

@@ -11,6 +11,7 @@ calibration (fitted on held-out training data) is stored beside it.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ CALIBRATION_FILE = "ensemble.json"
 CHARS_FILE = "chars.npz"
 WORDS_FILE = "jieba_words.txt"  # the words jieba knew at training time
 _FLOOR = 1e-6
+BATCH = 256
 
 
 def default_model_dir() -> Path:
@@ -67,6 +69,8 @@ class TextModel:
         self.known_words = known_words  # keywords that existed when the model was trained
         self.calibration = calibration
         self.labels: tuple[str, ...] = tuple(nlp.get_pipe("textcat").labels)
+        if chars is not None:  # both are trained on one label set; line the columns up by name
+            self._char_columns = [chars.labels.index(lb) for lb in self.labels]
 
     @classmethod
     def load(cls, path: Path) -> TextModel:
@@ -81,39 +85,61 @@ class TextModel:
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Empty texts get ``{}`` (no opinion): the BOW model cannot score a doc without tokens."""
         share = self.calibration.char_share if self.chars is not None else 0.0
-        return [mix(w, c, share) for w, c in self.predict_each(texts)]
+        todo, words, chars = self._scores(texts)
+        return self._as_dicts(len(texts), todo, mix_rows(words, chars, share))
 
     def predict_each(self, texts: Sequence[str]) -> list[tuple[dict[str, float], dict[str, float]]]:
         """(word model, char model) distributions per text; the char one is ``{}`` when absent."""
-        words = _run(self.nlp, texts)
-        chars = self.chars.predict(texts) if self.chars is not None else [{} for _ in texts]
-        return list(zip(words, chars, strict=True))
+        todo, words, chars = self._scores(texts)
+        if chars is None:
+            chars = np.full_like(words, np.nan)
+        return list(zip(self._as_dicts(len(texts), todo, words),
+                        self._as_dicts(len(texts), todo, chars), strict=True))
+
+    def _scores(self, texts: Sequence[str]) -> tuple[list[int], np.ndarray, np.ndarray | None]:
+        """The texts with something to read, and both models' probabilities for them (rows in
+        ``self.labels`` order; a char row is NaN where the text has no known n-gram). Scores come
+        straight from the textcat's model: building ``doc.cats`` dicts costs more than predicting."""
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        textcat = self.nlp.get_pipe("textcat")
+        batches = [todo[k:k + BATCH] for k in range(0, len(todo), BATCH)]
+        words = np.vstack([np.asarray(textcat.predict([self.nlp.make_doc(texts[i]) for i in batch]))
+                           for batch in batches]) if todo else np.empty((0, len(self.labels)))
+        chars = None
+        if self.chars is not None:
+            chars = self.chars.probabilities([texts[i] for i in todo])[:, self._char_columns]
+        return todo, words.astype(np.float64), chars
+
+    def _as_dicts(self, n: int, todo: list[int], rows: np.ndarray) -> list[dict[str, float]]:
+        out: list[dict[str, float]] = [{} for _ in range(n)]
+        for i, row in zip(todo, rows.tolist(), strict=True):
+            if row[0] == row[0]:  # not NaN
+                out[i] = dict(zip(self.labels, row, strict=True))
+        return out
+
+
+def mix_rows(words: np.ndarray, chars: np.ndarray | None, share: float) -> np.ndarray:
+    """Row-wise geometric mixture of the two models' distributions, renormalised; where the char
+    model has no opinion (NaN row) the word model's row stands."""
+    if chars is None or share <= 0.0:
+        return words
+    known = ~np.isnan(chars[:, :1])
+    if share >= 1.0:
+        return np.where(known, chars, words)
+    logits = ((1 - share) * np.log(np.maximum(words, _FLOOR))
+              + share * np.log(np.maximum(np.nan_to_num(chars), _FLOOR)))
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.where(known, exp / exp.sum(axis=1, keepdims=True), words)
 
 
 def mix(words: dict[str, float], chars: dict[str, float], share: float) -> dict[str, float]:
-    """Geometric mixture of the two models' distributions, renormalised (in numpy: 140 labels)."""
-    if share <= 0.0 or not chars:
-        return words
-    if share >= 1.0 or not words:
+    """``mix_rows`` for one text's label → probability dicts (``{}``: no opinion)."""
+    if not words:
         return chars
     labels = list(words)
-    p_words = np.fromiter(words.values(), np.float64, len(labels))
-    p_chars = np.fromiter((chars.get(lb, 0.0) for lb in labels), np.float64, len(labels))
-    logits = (1 - share) * np.log(np.maximum(p_words, _FLOOR)) + share * np.log(np.maximum(p_chars, _FLOOR))
-    exp = np.exp(logits - logits.max())
-    return dict(zip(labels, (exp / exp.sum()).tolist(), strict=True))
-
-
-def _run(nlp: Language, texts: Sequence[str]) -> list[dict[str, float]]:
-    out: list[dict[str, float]] = [{} for _ in texts]
-    todo = [i for i, t in enumerate(texts) if t.strip()]
-    if len(todo) == 1:
-        out[todo[0]] = dict(nlp(texts[todo[0]]).cats)
-    elif todo:
-        docs = nlp.pipe((texts[i] for i in todo), batch_size=256)
-        for i, doc in zip(todo, docs, strict=True):
-            out[i] = dict(doc.cats)
-    return out
+    char_row = [chars.get(lb, 0.0) for lb in labels] if chars else [math.nan] * len(labels)
+    row = mix_rows(np.array([list(words.values())]), np.array([char_row]), share)[0]
+    return dict(zip(labels, row.tolist(), strict=True))
 
 
 _cache: dict[Path, TextModel | None] = {}

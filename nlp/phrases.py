@@ -9,9 +9,10 @@ it cheap enough for thousands of messages a second.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Generic, TypeVar
 
 from rapidfuzz import fuzz
@@ -69,9 +70,12 @@ class PhraseIndex(Generic[P]):
         self._lengths = {ch: sorted(ls, reverse=True) for ch, ls in lengths.items()}
         self._word_lengths = {w: sorted(ls, reverse=True) for w, ls in words.items()}
         self._fuzzy: dict[str, list[str]] = defaultdict(list)  # char → candidate phrases
+        self._distinct: dict[str, int] = {}  # phrase → how many different characters it has
         for phrase in ordered:
             if self._fuzzy_eligible(phrase, fuzzy_min_len):
-                for ch in set(phrase.replace(" ", "")):
+                chars = set(phrase.replace(" ", ""))
+                self._distinct[phrase] = len(chars)
+                for ch in chars:
                     self._fuzzy[ch].append(phrase)
 
     def __len__(self) -> int:
@@ -122,14 +126,10 @@ class PhraseIndex(Generic[P]):
 
     def find_fuzzy(self, text: str, exclude: set[str], cutoff: float = 75.0) -> list[Hit[P]]:
         """Near matches (typos, one character off) of phrases not already found exactly."""
-        counts: dict[str, int] = defaultdict(int)
-        for ch in set(text):
-            for phrase in self._fuzzy.get(ch, ()):
-                counts[phrase] += 1
+        counts = Counter(chain.from_iterable(self._fuzzy.get(ch, ()) for ch in set(text)))
         hits = []
         for phrase, shared in counts.items():
-            distinct = len(set(phrase.replace(" ", "")))
-            if phrase in exclude or shared < distinct - 1 or shared < 3:
+            if shared < 3 or shared < self._distinct[phrase] - 1 or phrase in exclude:
                 continue
             found = fuzz.partial_ratio_alignment(phrase, text, score_cutoff=cutoff)
             if found is not None:
