@@ -43,6 +43,7 @@ NO = {"0", "否", "不", "取消", "n", "no"}
 RatingListener = Callable[[Session, Case], None]
 # (session, reporter, inbound id, replies) for a message processed by a retry
 RetryListener = Callable[[Session, Reporter, int, list[Reply]], None]
+RetryHook = Callable[[int, Inbound], Outcome | None]
 
 
 @dataclass
@@ -111,6 +112,8 @@ class Engine:
         # Run in the transaction of a retried message: its replies have not reached the resident
         # (the webhook answer was lost with the crash), so someone must send them.
         self.retry_listeners: list[RetryListener] = []
+        # Channel → a retried message's own keywords (SMS opt-out) before the conversation sees it.
+        self.retry_hooks: dict[str, RetryHook] = {}
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -132,7 +135,12 @@ class Engine:
                 .order_by(InboundMessage.id)
             ).all()
             pending = [(row.id, inbound_from_row(row)) for row in rows]
-        return [self._process(row_id, inbound, retried=True) for row_id, inbound in pending]
+        outcomes = []
+        for row_id, inbound in pending:
+            hook = self.retry_hooks.get(inbound.channel)
+            outcome = hook(row_id, inbound) if hook else None
+            outcomes.append(outcome or self._process(row_id, inbound, retried=True))
+        return outcomes
 
     def _process(self, inbound_id: int, inbound: Inbound, retried: bool = False) -> Outcome:
         try:

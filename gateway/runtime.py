@@ -9,6 +9,7 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import BotSettings, Engine
+from bot.handlers import sms
 from bot.intake import Intake
 from categories import CategoryTree, load_tree
 from gateway.config import Config, load_config
@@ -95,4 +96,6 @@ class Runtime:
         engine = Engine(self.sessions, self.intake, settings, self.config.data_dir)
         engine.rating_listeners.extend(rating_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
+        for channel in (sms.TWILIO, sms.GENERIC):
+            engine.retry_hooks[channel] = sms.keywords_on_retry(self)
         return engine

@@ -82,3 +82,19 @@ def test_channels_without_a_push_path_keep_the_stored_replies(runtime):
     inbound_id = left_received(runtime, Inbound("console", "local", "c1", text=REPORT))
     retry(runtime)
     assert stored_replies(runtime, inbound_id) and outbox(runtime) == []
+
+
+@pytest.mark.parametrize(("channel", "sender", "confirmation"), [
+    ("sms", PHONE, False),  # Twilio confirms an opt-out itself
+    ("generic_sms", "13800001234", True),
+])
+def test_a_stop_left_by_a_crash_is_still_an_opt_out(runtime, channel, sender, confirmation):
+    inbound_id = left_received(runtime, Inbound(channel, sender, "SM1", text="STOP", phone=PHONE))
+    retry(runtime)
+    replies = stored_replies(runtime, inbound_id)
+    assert bool(replies) is confirmation and all("回复1提交" not in r.text for r in replies)
+    with transaction(runtime.sessions) as session:
+        assert sms.phone_opted_out(session, PHONE)
+    later = left_received(runtime, Inbound(channel, sender, "SM2", text=REPORT, phone=PHONE))
+    retry(runtime)
+    assert stored_replies(runtime, later) and outbox(runtime) == []  # opted out: nothing sent

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -127,11 +128,9 @@ def _reporter(session, inbound: Inbound) -> Reporter:
     return reporter
 
 
-def _set_opt_out(runtime, inbound: Inbound, opted_out: bool, reply_key: str | None) -> Outcome:
-    """Store the keyword message like any other, then flip every reporter with this number."""
-    recorded = runtime.engine.inbox.record(inbound)
-    if recorded.previous_replies is not None:
-        return Outcome(recorded.previous_replies, recorded.id, replayed=True)
+def _set_opt_out(runtime, inbound: Inbound, inbound_id: int, opted_out: bool,
+                 reply_key: str | None) -> Outcome:
+    """Flip every reporter with this number and mark the stored keyword message processed."""
     with transaction(runtime.sessions) as session:
         reporter = _reporter(session, inbound)
         phone = inbound.phone or inbound.sender
@@ -143,10 +142,10 @@ def _set_opt_out(runtime, inbound: Inbound, opted_out: bool, reply_key: str | No
             if conv is not None:
                 conv.state, conv.slots = "idle", {}
         replies = [Reply(t(reply_key, reporter.language))] if reply_key else []
-        row = session.get(InboundMessage, recorded.id)
+        row = session.get(InboundMessage, inbound_id)
         row.reporter_id, row.status, row.processed_at = reporter.id, "processed", utcnow()
         row.replies = [r.to_json() for r in replies]
-    return Outcome(replies, recorded.id)
+    return Outcome(replies, inbound_id)
 
 
 def _is_opted_out(runtime, inbound: Inbound) -> bool:
@@ -154,16 +153,36 @@ def _is_opted_out(runtime, inbound: Inbound) -> bool:
         return phone_opted_out(session, inbound.phone or inbound.sender)
 
 
-def handle(runtime, inbound: Inbound) -> Outcome:
-    """One SMS through the engine, after the opt-out/opt-in keywords of its channel."""
+def _opt_change(runtime, inbound: Inbound) -> tuple[bool, str | None] | None:
+    """(opted out, reply key) when the message is an opt-out or opt-in keyword of its channel."""
     word = keyword(inbound.text)
     twilio = inbound.channel == TWILIO
     if inbound.photo is None and word in (TWILIO_OPT_OUT if twilio else GENERIC_OPT_OUT):
         # Twilio sends its own confirmation and would block ours, so we stay silent there.
-        return _set_opt_out(runtime, inbound, True, None if twilio else "sms_opted_out")
+        return True, None if twilio else "sms_opted_out"
     if inbound.photo is None and word in OPT_IN and _is_opted_out(runtime, inbound):
-        return _set_opt_out(runtime, inbound, False, "sms_opted_in")
-    return runtime.engine.handle(inbound)
+        return False, "sms_opted_in"
+    return None
+
+
+def handle(runtime, inbound: Inbound) -> Outcome:
+    """One SMS through the engine, after the opt-out/opt-in keywords of its channel."""
+    change = _opt_change(runtime, inbound)
+    if change is None:
+        return runtime.engine.handle(inbound)
+    recorded = runtime.engine.inbox.record(inbound)  # stored like any other message first
+    if recorded.previous_replies is not None:
+        return Outcome(recorded.previous_replies, recorded.id, replayed=True)
+    return _set_opt_out(runtime, inbound, recorded.id, *change)
+
+
+def keywords_on_retry(runtime) -> Callable[[int, Inbound], Outcome | None]:
+    """For ``Engine.retry_hooks``: a STOP left unprocessed by a crash is still an opt-out, not a
+    report; None lets the engine process any other message."""
+    def retry(inbound_id: int, inbound: Inbound) -> Outcome | None:
+        change = _opt_change(runtime, inbound)
+        return None if change is None else _set_opt_out(runtime, inbound, inbound_id, *change)
+    return retry
 
 
 def stored_outcome(runtime, channel: str, key: str) -> Outcome | None:
