@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+import threading
 from datetime import timedelta
 
 import pytest
@@ -384,6 +385,40 @@ def test_a_failed_retraining_is_reported(app, runtime):
     job.join(timeout=30)
     assert job.status()["state"] == "failed"
     assert "out of memory" in client.get("/admin/review").text
+
+
+def test_a_retraining_in_one_worker_is_seen_and_respected_by_the_others(runtime):
+    release = threading.Event()
+
+    def slow(out_dir, files):
+        release.wait(30)
+        return _copy_shipped_model(out_dir, files)
+
+    here, there = RetrainJob(runtime, trainer=slow), RetrainJob(runtime, trainer=_copy_shipped_model)
+    assert here.start("admin")
+    with transaction(runtime.sessions) as session:
+        shown = there.shown(session)
+    assert shown["state"] == "running" and shown["actor"] == "admin"
+    assert not there.start("other")  # one retraining at a time, whichever worker is asked
+    release.set()
+    here.join(timeout=120)
+    with transaction(runtime.sessions) as session:
+        assert there.shown(session)["state"] == "done"
+    assert there.start("other") is True
+    there.join(timeout=120)
+
+
+def test_a_start_whose_process_died_is_reported_and_does_not_block(runtime):
+    with transaction(runtime.sessions) as session:
+        session.add(AuditLog(actor="admin", action="model.retrain_started",
+                             created_at=utcnow() - timedelta(hours=3)))
+    job = RetrainJob(runtime, trainer=_copy_shipped_model)
+    with transaction(runtime.sessions) as session:
+        shown = job.shown(session)
+    assert shown["state"] == "failed" and "interrupted" in shown["error"]
+    assert job.start("admin")
+    job.join(timeout=120)
+    assert job.status()["state"] == "done"
 
 
 # -------------------------------------------------------------------------------- dashboard

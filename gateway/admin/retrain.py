@@ -11,7 +11,7 @@ import json
 import threading
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,9 @@ from storage.catalog import effective_tree
 from storage.db import transaction
 from storage.models import AuditLog, TrainingExample, utcnow
 
-DONE, FAILED = "model.retrain", "model.retrain_failed"
+STARTED, DONE, FAILED = "model.retrain_started", "model.retrain", "model.retrain_failed"
+# A start with no outcome after this long was cut off (its process stopped): it no longer blocks.
+STALE_AFTER = timedelta(hours=2)
 Trainer = Callable[[Path, list[Path]], dict[str, Any]]
 
 
@@ -36,7 +38,8 @@ def _train(out_dir: Path, files: list[Path]) -> dict[str, Any]:
 
 
 class RetrainJob:
-    """One retraining at a time per process; ``status()`` is what the page shows."""
+    """One retraining at a time across the gateway's workers (each start and outcome is an audit
+    row); ``status()`` is this process's job, ``shown()`` what every worker's page shows."""
 
     def __init__(self, runtime: Any, trainer: Trainer = _train) -> None:
         self.runtime = runtime
@@ -54,10 +57,14 @@ class RetrainJob:
             self._status.update(changes)
 
     def start(self, actor: str) -> bool:
-        """Start in the background; False when one is already running."""
+        """Start in the background; False when one is already running here or in another worker."""
         with self._lock:
             if self._status.get("state") == "running":
                 return False
+            with transaction(self.runtime.sessions) as db:
+                if _latest(db)["state"] == "running":
+                    return False
+                record(db, actor, STARTED, None, None, None)
             self._status = {"state": "running", "stage": "准备 preparing", "actor": actor,
                             "started_at": utcnow().isoformat(timespec="seconds")}
             self._thread = threading.Thread(target=self._run, args=(actor,), name="admin-retrain",
@@ -88,20 +95,9 @@ class RetrainJob:
                 traceback.print_exc()
 
     def shown(self, session: Session) -> dict[str, Any]:
-        """This process's job, or when it has none, the outcome another worker recorded last."""
+        """This process's job, or when it has none, the last one any worker started."""
         status = self.status()
-        if status["state"] != "idle":
-            return status
-        row = session.scalar(select(AuditLog).where(AuditLog.action.in_((DONE, FAILED)))
-                             .order_by(AuditLog.id.desc()).limit(1))
-        if row is None:
-            return status
-        finished = row.created_at.isoformat(timespec="seconds")
-        if row.action == FAILED:
-            return {"state": "failed", "stage": "失败 failed", "error": row.after["error"],
-                    "finished_at": finished, "actor": row.actor}
-        return {"state": "done", "stage": "完成 done", "result": row.after, "finished_at": finished,
-                "actor": row.actor}
+        return status if status["state"] != "idle" else _latest(session)
 
     def _retrain(self) -> dict[str, Any]:
         rt = self.runtime
@@ -124,3 +120,24 @@ class RetrainJob:
         save_figures(out_dir, new)
         return {"model_dir": str(out_dir), "model": out_dir.name, "reviewed_examples": len(rows),
                 "training": training, "dev_new": new, "dev_current": active_figures(rt)}
+
+
+def _latest(session: Session) -> dict[str, Any]:
+    """The status of the last retraining recorded by any worker; ``idle`` when none was."""
+    row = session.scalar(select(AuditLog).where(AuditLog.action.in_((STARTED, DONE, FAILED)))
+                         .order_by(AuditLog.id.desc()).limit(1))
+    if row is None:
+        return {"state": "idle"}
+    at = row.created_at.isoformat(timespec="seconds")
+    if row.action == STARTED and utcnow() - row.created_at < STALE_AFTER:
+        return {"state": "running", "stage": "另一个工作进程在训练 running in another worker",
+                           "actor": row.actor, "started_at": at}
+    if row.action == STARTED:
+        return {"state": "failed", "stage": "失败 failed", "actor": row.actor,
+                          "error": f"中断 interrupted: no result since {at}", "finished_at": at}
+    if row.action == FAILED:
+        return {"state": "failed", "stage": "失败 failed", "error": row.after["error"],
+                          "finished_at": at, "actor": row.actor}
+    return {"state": "done", "stage": "完成 done", "result": row.after, "finished_at": at,
+                    "actor": row.actor}
+

@@ -81,4 +81,5 @@ def retrain_start():
 @bp.get("/retrain/status")
 @require("admin")
 def retrain_status():
-    return jsonify(retrain_job().status())
+    with transaction(runtime().sessions) as db:
+        return jsonify(retrain_job().shown(db))
