@@ -24,7 +24,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -39,7 +38,7 @@ from storage.models import Case, Conversation, InboundMessage, Outbox
 from tests import test_sms_support as support
 from tests.conftest import make_runtime
 from tests.test_sms_outbound import twilio_api
-from tests.test_sms_serve import GRIDINTAKE, free_port
+from tests.test_sms_serve import GRIDINTAKE, serving
 from tests.test_sms_support import ACCOUNT, TOKEN, sign, twilio_form
 
 pytestmark = pytest.mark.postgres
@@ -64,31 +63,6 @@ def pg_runtime(tmp_path, postgres_url, fake_twilio):
            "GRIDINTAKE_TWILIO_FROM": "+14155550100", "GRIDINTAKE_TWILIO_API_BASE": fake_twilio.url}
     yield rt, env
     rt.db.dispose()
-
-
-@contextmanager
-def serving(env: dict[str, str], log_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
-    port = free_port()
-    with log_path.open("a") as log:
-        proc = subprocess.Popen([str(GRIDINTAKE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gridintake serve did not come up: {log_path.read_text()}")
-                time.sleep(0.1)
-            yield proc, base
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-            proc.wait(timeout=10)
 
 
 @contextmanager

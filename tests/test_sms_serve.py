@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,33 +26,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def serving(env: dict[str, str], log_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    port = free_port()
+    with log_path.open("a") as log:
+        proc = subprocess.Popen([str(GRIDINTAKE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"gridintake serve did not come up: {log_path.read_text()}")
+                time.sleep(0.1)
+            yield proc, base
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait(timeout=10)
+
+
 @pytest.fixture
 def served(tmp_path):
     env = {**os.environ, "GRIDINTAKE_DATA_DIR": str(tmp_path / "var"),
            "GRIDINTAKE_TWILIO_AUTH_TOKEN": TOKEN}
     env.pop("GRIDINTAKE_PUBLIC_URL", None)
     subprocess.run([str(GRIDINTAKE), "db", "upgrade"], env=env, check=True, capture_output=True)
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([str(GRIDINTAKE), "serve", "--port", str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gridintake serve did not come up: {(tmp_path / 'serve.log').read_text()}")
-            time.sleep(0.2)
+    with serving(env, tmp_path / "serve.log") as (_, base):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def test_signed_unsigned_and_replayed_webhooks_over_http(served):
