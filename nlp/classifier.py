@@ -7,13 +7,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from heapq import nlargest
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from categories import NONE_LABEL, CategoryTree, load_tree
 from nlp.ensemble import combine
-from nlp.extract import extract_phones, extract_place
+from nlp.extract import extract_phones, place_in
 from nlp.keywords import KeywordResult, KeywordScorer
 from nlp.model import Calibration, TextModel, shared_model
 from nlp.normalize import Normalized, normalize
@@ -75,8 +77,8 @@ class Classifier:
                 cats: dict[str, float] | None) -> Classification:
         kw = self.keywords.score(norm.text)
         probs = combine(self._abstain_on_new_keywords(cats, kw), kw, self.allowed, self.calibration)
-        ranked = sorted(probs.items(), key=lambda kv: (-kv[1], kv[0]))
-        top = [Scored(label, score) for label, score in ranked[:TOP_K]]
+        ranked = nlargest(TOP_K, probs.items(), key=itemgetter(1))  # ties keep label order
+        top = [Scored(label, score) for label, score in ranked]
         if len(top) < 3:  # always offer at least three choices
             extra = (c.label for c in self.tree.enabled() if c.label not in probs)
             top.extend(Scored(label, 0.0) for label in islice(extra, 3 - len(top)))
@@ -94,7 +96,7 @@ class Classifier:
             urgent=urgent,
             top=top,
             evidence=self._evidence(label, top, kw, cats, norm.lang, transcript=cited is not original),
-            place_text=extract_place(cited),
+            place_text=place_in(norm.simplified),
             phones=extract_phones(cited),
             language=norm.lang,
             keyword_version=self.tree.version,

@@ -8,7 +8,9 @@ top probability is a usable confidence.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from itertools import repeat
 
 import numpy as np
 
@@ -22,23 +24,25 @@ _FLOOR = 1e-6
 
 
 def combine(model_cats: Mapping[str, float] | None, kw: KeywordResult,
-            allowed: Collection[str], cal: Calibration) -> dict[str, float]:
+            allowed: AbstractSet[str], cal: Calibration) -> dict[str, float]:
     """Label → probability (sums to 1) over the model's labels, keyword hits and ``none``."""
-    candidates = {c for c in kw.scores if c in allowed}
+    candidates = kw.scores.keys() & allowed
     if model_cats:  # a class the model all but rules out, with no keyword, cannot make the top
-        candidates.update(c for c, p in model_cats.items() if p >= MODEL_FLOOR and c in allowed)
+        names = list(model_cats)
+        probs = np.fromiter(model_cats.values(), np.float64, len(names))
+        candidates |= {names[i] for i in np.flatnonzero(probs >= MODEL_FLOOR)} & allowed
     candidates.discard(NONE_LABEL)
-    labels = [NONE_LABEL, *candidates]
+    labels = [*sorted(candidates), NONE_LABEL]  # in label order ("none" sorts last): ties rank alike
     z = cal.keyword_weight * np.log1p(_values(kw.scores, labels))
     if model_cats:
         z += cal.model_weight * np.log(np.maximum(_values(model_cats, labels), _FLOOR))
     for label in kw.negated.keys() & candidates:
         z[labels.index(label)] -= NEGATIVE_PENALTY
-    z[0] += (cal.none_bias if model_cats else cal.keyword_only_none) + (
+    z[-1] += (cal.none_bias if model_cats else cal.keyword_only_none) + (
         cal.oos_weight if kw.out_of_scope else 0.0)
     exp = np.exp((z - z.max()) / cal.temperature)
     return dict(zip(labels, (exp / exp.sum()).tolist(), strict=True))
 
 
 def _values(scores: Mapping[str, float], labels: list[str]) -> np.ndarray:
-    return np.fromiter((scores.get(lb, 0.0) for lb in labels), np.float64, len(labels))
+    return np.fromiter(map(scores.get, labels, repeat(0.0)), np.float64, len(labels))

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from nlp.normalize import _t2s
+from nlp.normalize import simplified
 from nlp.phrases import PhraseIndex
 from nlp.tokenize import gazetteer_names
 
@@ -60,11 +60,6 @@ def _gazetteer() -> PhraseIndex[str]:
     return PhraseIndex(((n, n) for n in names if len(n) >= 2), fuzzy_min_len=99)
 
 
-def _display_text(text: str) -> str:
-    """Width-folded, simplified, case kept: what geocoding receives."""
-    return _t2s().convert(unicodedata.normalize("NFKC", text))
-
-
 def _atoms(text: str) -> list[_Atom]:
     atoms = [_Atom(h.start, h.end, "name") for h in _gazetteer().find(text)]
     taken = [(a.start, a.end) for a in atoms]
@@ -105,7 +100,12 @@ def _runs(text: str, atoms: list[_Atom]) -> list[list[_Atom]]:
 
 def extract_place(text: str) -> str | None:
     """The place as the resident wrote it (simplified script), or None."""
-    shown = _display_text(text)
+    return place_in(simplified(text))
+
+
+def place_in(shown: str) -> str | None:
+    """``extract_place`` of a text already width-folded and simplified (``Normalized.simplified``),
+    which is what geocoding receives."""
     runs = _runs(shown, _atoms(shown))
     if not runs:
         return None

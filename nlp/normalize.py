@@ -30,6 +30,7 @@ class Normalized:
     original: str
     text: str  # canonical form: half-width, simplified, lower-case, single spaces
     lang: str  # "zh" | "en"
+    simplified: str  # half-width and simplified only: what place extraction reads
 
 
 @lru_cache(maxsize=1)
@@ -37,12 +38,20 @@ def _t2s() -> OpenCC:
     return OpenCC("t2s")
 
 
+def simplified(text: str) -> str:
+    """Width-folded (NFKC) and simplified (t2s), case and emoji kept: the first step of every
+    reading of the text, done once per message (the conversion is the costly part)."""
+    out = unicodedata.normalize("NFKC", text)
+    return _t2s().convert(out) if _HAN.search(out) else out
+
+
 def normalize_text(text: str) -> str:
     """The canonical form of ``text`` (NFKC width folding, t2s, no emoji, collapsed runs)."""
-    out = unicodedata.normalize("NFKC", text)
-    out = _EMOJI.sub(" ", out)
-    if _HAN.search(out):
-        out = _t2s().convert(out)
+    return _canonical(simplified(text))
+
+
+def _canonical(simple: str) -> str:
+    out = _EMOJI.sub(" ", simple)
     out = _PUNCT_RUN.sub(r"\1", out)
     out = _SPACE.sub(" ", out).strip()
     out = _SPACE_BETWEEN_HAN.sub("", out)
@@ -59,5 +68,7 @@ def detect_language(text: str) -> str:
 
 
 def normalize(text: str, lang: str | None = None) -> Normalized:
-    canonical = normalize_text(text)
-    return Normalized(original=text, text=canonical, lang=lang or detect_language(canonical))
+    simple = simplified(text)
+    canonical = _canonical(simple)
+    return Normalized(original=text, text=canonical, lang=lang or detect_language(canonical),
+                      simplified=simple)
