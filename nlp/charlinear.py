@@ -30,7 +30,7 @@ def char_ngrams(text: str) -> list[str]:
     for word in text.lower().split():
         padded = f" {word} "
         for n in range(low, high + 1):
-            grams.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
+            grams += [padded[i:i + n] for i in range(len(padded) - n + 1)]
     return grams
 
 
@@ -47,7 +47,8 @@ class CharLinearModel:
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(column indices, TF-IDF values) of the known n-grams, sublinear tf, L2-normalised."""
-        counts = Counter(i for g in char_ngrams(text) if (i := self.index.get(g)) is not None)
+        counts = Counter(map(self.index.get, char_ngrams(text)))
+        counts.pop(None, None)  # n-grams the model does not know
         if not counts:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         cols = np.fromiter(counts, np.int64, len(counts))
