@@ -96,6 +96,5 @@ class Runtime:
         engine = Engine(self.sessions, self.intake, settings, self.config.data_dir)
         engine.rating_listeners.extend(rating_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
-        for channel in (sms.TWILIO, sms.GENERIC):
-            engine.retry_hooks[channel] = sms.keywords_on_retry(self)
+        engine.retry_hooks.update(dict.fromkeys((sms.TWILIO, sms.GENERIC), sms.keywords_on_retry(self)))
         return engine

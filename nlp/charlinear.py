@@ -34,6 +34,18 @@ def char_ngrams(text: str) -> list[str]:
     return grams
 
 
+def tfidf(text: str, index: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of the n-grams in ``index``: sublinear tf × idf, L2-normalised, in the
+    dtype of ``idf`` (float64 for training, float32 at run time)."""
+    counts = Counter(map(index.get, char_ngrams(text)))
+    counts.pop(None, None)  # n-grams the vocabulary does not know
+    if not counts:
+        return np.empty(0, np.int64), np.empty(0, idf.dtype)
+    cols = np.fromiter(counts, np.int64, len(counts))
+    values = (1.0 + np.log(np.fromiter(counts.values(), idf.dtype, len(counts)))) * idf[cols]
+    return cols, values / np.linalg.norm(values)
+
+
 class CharLinearModel:
     """Label → probability for texts; ``fit`` trains one, ``save``/``load`` keep it in one file."""
 
@@ -47,13 +59,7 @@ class CharLinearModel:
 
     def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(column indices, TF-IDF values) of the known n-grams, sublinear tf, L2-normalised."""
-        counts = Counter(map(self.index.get, char_ngrams(text)))
-        counts.pop(None, None)  # n-grams the model does not know
-        if not counts:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        cols = np.fromiter(counts, np.int64, len(counts))
-        values = (1.0 + np.log(np.fromiter(counts.values(), np.float32, len(counts)))) * self.idf[cols]
-        return cols, values / np.linalg.norm(values)
+        return tfidf(text, self.index, self.idf)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """(texts, labels) probabilities; a row of NaN where the text has no known n-gram."""
@@ -82,15 +88,13 @@ class CharLinearModel:
         df = Counter(g for t in texts for g in set(char_ngrams(t)))
         vocab = sorted(g for g, k in df.items() if k >= min_df)
         index = {g: i for i, g in enumerate(vocab)}
-        grams = [[g for g in char_ngrams(t) if g in index] for t in texts]
         idf = np.array([math.log((1 + len(texts)) / (1 + df[g])) + 1.0 for g in vocab])
         rows, cols, vals = [], [], []
-        for r, gs in enumerate(grams):
-            counts = Counter(index[g] for g in gs)
-            tfidf = np.array([(1 + math.log(k)) * idf[i] for i, k in counts.items()])
-            rows.extend([r] * len(counts))
-            cols.extend(counts)
-            vals.extend(tfidf / (np.linalg.norm(tfidf) or 1.0))
+        for r, text in enumerate(texts):
+            columns, values = tfidf(text, index, idf)
+            rows.extend([r] * len(columns))
+            cols.extend(columns.tolist())
+            vals.extend(values.tolist())
         x = csr_matrix((vals, (rows, cols)), shape=(len(texts), len(vocab)))
         x_t = x.T.tocsr()
         y = np.zeros((len(texts), len(labels)))

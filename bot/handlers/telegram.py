@@ -46,7 +46,7 @@ from bot.i18n import normalize_language, t
 from bot.types import Inbound, Photo, Reply
 from gateway.config import ConfigError
 from gateway.forwarding.senders import register_sender
-from gateway.sms_routes import SenderLimiter
+from gateway.rate_limits import SenderLimiter
 from storage.db import transaction
 from storage.models import Reporter
 

@@ -131,13 +131,12 @@ def _latest(session: Session) -> dict[str, Any]:
     at = row.created_at.isoformat(timespec="seconds")
     if row.action == STARTED and utcnow() - row.created_at < STALE_AFTER:
         return {"state": "running", "stage": "另一个工作进程在训练 running in another worker",
-                           "actor": row.actor, "started_at": at}
+                "actor": row.actor, "started_at": at}
     if row.action == STARTED:
         return {"state": "failed", "stage": "失败 failed", "actor": row.actor,
-                          "error": f"中断 interrupted: no result since {at}", "finished_at": at}
+                "error": f"中断 interrupted: no result since {at}", "finished_at": at}
     if row.action == FAILED:
         return {"state": "failed", "stage": "失败 failed", "error": row.after["error"],
-                          "finished_at": at, "actor": row.actor}
+                "finished_at": at, "actor": row.actor}
     return {"state": "done", "stage": "完成 done", "result": row.after, "finished_at": at,
-                    "actor": row.actor}
-
+            "actor": row.actor}
