@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -19,7 +20,7 @@ from rapidfuzz.process import cdist
 from geo.text import normalize
 
 _LATIN = re.compile(r"[a-z]")
-_SEPARATORS = re.compile(r"[#,，。、;；:：!！?？()（）]")
+_SEPARATORS = frozenset("#,，。、;；:：!！?？()（）")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class NameMatcher:
         self._aliases = sorted(pairs, key=len, reverse=True)
         self._key = pairs
         self._fuzzy = [a for a in self._aliases if len(a) >= 3]
+        self._window_sizes = sorted({size for a in self._fuzzy
+                                     for size in (len(a) - 1, len(a), len(a) + 1)})
 
     def find(self, text: str, fuzzy: bool = True) -> list[Mention]:
         taken = np.zeros(len(text), dtype=bool)
@@ -69,19 +72,19 @@ class NameMatcher:
         after = text[end] if end < len(text) else " "
         return not (before.isalnum() and before.isascii()) and not (after.isalnum() and after.isascii())
 
+    def _windows(self, text: str, taken: np.ndarray) -> list[tuple[int, int]]:
+        """Spans one character shorter, as long or longer than a fuzzy alias, that cover no
+        matched name and no separator (a prefix count of blocked characters per span)."""
+        blocked = (t or ch in _SEPARATORS for t, ch in zip(taken.tolist(), text, strict=True))
+        before = list(accumulate(blocked, initial=0))
+        return [(start, start + size) for size in self._window_sizes
+                for start in range(len(text) - size + 1)
+                if before[start + size] == before[start]]
+
     def _fuzzy_find(self, text: str, taken: np.ndarray) -> list[Mention]:
-        windows: list[tuple[int, int]] = []
-        for length in sorted({len(a) for a in self._fuzzy}):
-            for size in (length - 1, length, length + 1):
-                for start in range(0, len(text) - size + 1):
-                    end = start + size
-                    if size >= 2 and not taken[start:end].any() and not _SEPARATORS.search(
-                        text[start:end]
-                    ):
-                        windows.append((start, end))
-        if not windows or not self._fuzzy:
+        unique = self._windows(text, taken) if self._fuzzy else []
+        if not unique:
             return []
-        unique = sorted(set(windows))
         dist = cdist([text[s:e] for s, e in unique], self._fuzzy, scorer=Levenshtein.distance,
                      score_cutoff=2, dtype=np.int32)
         candidates = []
