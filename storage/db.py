@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+
+PING_AFTER_IDLE_S = 5.0
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -18,12 +22,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use only when it has been idle a while (a restarted
+    server, a firewall dropping quiet connections). `pool_pre_ping` pings at every checkout: a
+    round trip per transaction on a busy webhook, for connections used a moment ago."""
+
+    @event.listens_for(engine, "checkin")
+    def stamp(_dbapi_connection, record) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping(dbapi_connection, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("checked_in_at", -idle_seconds) < idle_seconds:
+            return
+        try:
+            with closing(dbapi_connection.cursor()) as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as exc:  # any failure: the pool replaces the connection and retries
+            raise DisconnectionError(str(exc)) from exc
+
+
+def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ping_when_idle(engine, ping_after_idle_s)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

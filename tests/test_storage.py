@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -113,3 +114,40 @@ def test_keyword_edits_bump_the_version_and_overlay_the_tree(sessions):
         assert tree.version == 1
         assert "灯瞎了" in [k.text for k in tree.get("component:0118").keywords_zh]
         assert bump_counter(s, "keyword_version") == 2
+
+
+
+def _backend_pid(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def _terminate(url: str, pid: int) -> None:
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_connection_dropped_while_idle_is_found_by_the_ping(postgres_url):
+    engine = make_engine(postgres_url, ping_after_idle_s=0.2)
+    first = _backend_pid(engine)
+    _terminate(postgres_url, first)
+    time.sleep(0.3)  # idle longer than the threshold: pinged, replaced, the query succeeds
+    assert _backend_pid(engine) != first
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_connection_used_a_moment_ago_is_not_pinged(postgres_url):
+    """No round trip before each transaction: a connection dropped within the idle window fails
+    its first statement (and is replaced for the next one) instead of being pinged."""
+    engine = make_engine(postgres_url, ping_after_idle_s=60)
+    first = _backend_pid(engine)
+    _terminate(postgres_url, first)
+    with pytest.raises(sa.exc.OperationalError) as failed:
+        _backend_pid(engine)
+    assert failed.value.connection_invalidated
+    assert _backend_pid(engine) != first
+    engine.dispose()
