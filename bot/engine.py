@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Command, normalize_case_number, parse_command
@@ -145,20 +145,24 @@ class Engine:
     def _process(self, inbound_id: int, inbound: Inbound, retried: bool = False) -> Outcome:
         try:
             with transaction(self.factory) as session:
-                row = session.get(InboundMessage, inbound_id, with_for_update=True)
-                if row.status in ("processed", "rejected"):
-                    return Outcome([Reply.from_json(r) for r in row.replies], row.id, replayed=True)
+                # The row is locked, not loaded: only its status and replies are read back.
+                status, replies = session.execute(
+                    select(InboundMessage.status, InboundMessage.replies)
+                    .where(InboundMessage.id == inbound_id).with_for_update()).one()
+                if status in ("processed", "rejected"):
+                    return Outcome([Reply.from_json(r) for r in replies], inbound_id, replayed=True)
                 turn = self._turn(session, inbound)
-                rejected = self._dispatch(turn, inbound, row.id)
-                # Set with the outcome: one UPDATE of the row, not one per autoflush in dispatch.
-                row.reporter_id = turn.reporter.id
-                row.status = "rejected" if rejected else "processed"
-                row.replies = [r.to_json() for r in turn.replies]
-                row.processed_at = utcnow()
+                rejected = self._dispatch(turn, inbound, inbound_id)
+                session.execute(update(InboundMessage.__table__)
+                                .where(InboundMessage.__table__.c.id == inbound_id)
+                                .values(reporter_id=turn.reporter.id,
+                                        status="rejected" if rejected else "processed",
+                                        replies=[r.to_json() for r in turn.replies],
+                                        processed_at=utcnow()))
                 if retried:
                     for listener in self.retry_listeners:
-                        listener(session, turn.reporter, row.id, turn.replies)
-                return Outcome(turn.replies, row.id, turn.case_number)
+                        listener(session, turn.reporter, inbound_id, turn.replies)
+                return Outcome(turn.replies, inbound_id, turn.case_number)
         except Exception as exc:
             log.exception("inbound %s failed", inbound_id)
             with transaction(self.factory) as session:
@@ -170,11 +174,12 @@ class Engine:
     # ---- reporter and conversation --------------------------------------------------------
 
     def _turn(self, session: Session, inbound: Inbound) -> Turn:
-        reporter = session.scalar(
-            select(Reporter).where(
-                Reporter.channel == inbound.channel, Reporter.channel_user_id == inbound.sender
-            )
-        )
+        found = session.execute(
+            select(Reporter, Conversation)
+            .outerjoin(Conversation, Conversation.reporter_id == Reporter.id)
+            .where(Reporter.channel == inbound.channel, Reporter.channel_user_id == inbound.sender)
+        ).first()
+        reporter, conv = found if found else (None, None)
         if reporter is None:
             text = inbound.text or ""
             lang = inbound.language or (None if text.startswith("/") else guess_language(text))
@@ -186,7 +191,6 @@ class Engine:
             session.flush()
         elif inbound.phone and not reporter.phone:
             reporter.phone = inbound.phone
-        conv = session.scalar(select(Conversation).where(Conversation.reporter_id == reporter.id))
         if conv is None:
             conv = Conversation(reporter_id=reporter.id, state="idle", slots={})
             session.add(conv)

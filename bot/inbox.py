@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.types import Inbound, Photo, Reply
 from storage.db import transaction
 from storage.models import InboundMessage
+
+# Core, not the unit of work: every message passes here and only its id is needed back.
+_INSERT = insert(InboundMessage.__table__).returning(InboundMessage.__table__.c.id)
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,12 @@ class Inbox:
         """Commit the raw message (its own transaction), or find the earlier copy of a replay.
         Insert first: a replay is rare, so the unique key finds it instead of a lookup per message."""
         photo_path = self._keep_photo_bytes(inbound.photo) if inbound.photo else None
+        values = {"channel": inbound.channel, "idempotency_key": inbound.key,
+                  "sender": inbound.sender, "kind": inbound.kind, "text": inbound.text,
+                  "payload": envelope(inbound, photo_path)}
         try:
             with transaction(self.factory) as session:
-                row = InboundMessage(
-                    channel=inbound.channel, idempotency_key=inbound.key, sender=inbound.sender,
-                    kind=inbound.kind, text=inbound.text, payload=envelope(inbound, photo_path),
-                )
-                session.add(row)
-                session.flush()
-                return Recorded(row.id, None)
+                return Recorded(session.execute(_INSERT, values).scalar_one(), None)
         except IntegrityError:  # the same key raced in from a concurrent retry
             with transaction(self.factory) as session:
                 return self._recorded(self._existing(session, inbound))

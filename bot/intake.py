@@ -105,9 +105,11 @@ class Intake:
         case.number = case_number(case.id, now)
         for attachment in attachments:
             attachment.case_id = case.id
-        session.flush()
-        for listener in self.listeners:
-            listener(session, case)
+        # The listeners' queries need nothing unflushed, so the number, the attachments and
+        # what the listeners add reach the database in one flush (at commit), not one each.
+        with session.no_autoflush:
+            for listener in self.listeners:
+                listener(session, case)
         return case
 
 

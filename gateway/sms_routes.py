@@ -1,8 +1,8 @@
 """SMS webhooks: `POST /sms/twilio` (X-Twilio-Signature) and `POST /sms/generic` (HMAC header).
 
 Order of checks: size, signature (a refused request stores nothing and counts against no one),
-replay (a retried MessageSid gets the reply it got before), per-sender rate limit (a polite reply,
-nothing stored), then the message is stored raw and handled.
+per-sender rate limit (a polite reply, nothing stored), then the message is stored raw and handled;
+a retried MessageSid gets the reply it got before (found when it is stored, or before the limit).
 """
 
 from __future__ import annotations
@@ -67,17 +67,25 @@ def twilio_webhook():
     sender = form.get("From")
     if not key or not sender:
         return Response("MessageSid and From are required\n", 400, mimetype="text/plain")
+    with_media = (form.get("NumMedia") or "0").strip() not in ("", "0")
     outcome = _handle(sms.TWILIO, key, sender, form.get("Body"),
-                      lambda: sms.twilio_inbound(runtime, form))
+                      lambda: sms.twilio_inbound(runtime, form), look_first=with_media)
     return _xml(sms.twiml(outcome.replies))
 
 
-def _handle(channel: str, key: str, sender: str, text: str | None, build) -> Outcome:
+def _handle(channel: str, key: str, sender: str, text: str | None, build,
+            look_first: bool = False) -> Outcome:
+    """A replay is recognised by the inbox's unique key when it is recorded, so a first delivery
+    costs no lookup. The stored reply is looked up first only where building the message is
+    costly (``look_first``: MMS media to fetch) or the rate limit would answer instead of it."""
     runtime = _runtime()
-    previous = sms.stored_outcome(runtime, channel, key)
+    previous = sms.stored_outcome(runtime, channel, key) if look_first else None
     if previous is not None:
         return previous
     if not SenderLimiter.for_app(current_app).allow(channel, sender):
+        previous = sms.stored_outcome(runtime, channel, key)
+        if previous is not None:
+            return previous
         lang = sms.reporter_language(runtime, channel, sender, text)
         return Outcome([Reply(t("rate_limited", lang))])
     return sms.handle(runtime, build())

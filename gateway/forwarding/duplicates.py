@@ -67,18 +67,18 @@ def find_original(session: Session, case: Case, settings: DuplicateSettings) -> 
 
 
 def link(session: Session, case: Case, original: Case, actor: str = "system") -> None:
-    case.duplicate_of = original
+    """Written at the next flush, with the rest of the filing (nothing here needs an id)."""
     if case.reporter_id is not None and case.reporter_id != original.reporter_id:
-        known = session.scalar(select(CaseFollower).where(
+        known = session.scalar(select(CaseFollower.id).where(
             CaseFollower.case_id == original.id, CaseFollower.reporter_id == case.reporter_id))
         if known is None:
             session.add(CaseFollower(case_id=original.id, reporter_id=case.reporter_id,
                                      source_case_id=case.id))
+    case.duplicate_of = original
     case.events.append(CaseEvent(status="linked", actor=actor, data={"original": original.number}))
     # Through the backref, so the original's history (one row per duplicate) is not loaded.
     session.add(CaseEvent(case=original, status="linked", actor=actor,
                           data={"duplicate": case.number}))
-    session.flush()
 
 
 def unlink(session: Session, case: Case, actor: str) -> Case:
