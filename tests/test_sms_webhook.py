@@ -219,6 +219,21 @@ def test_rate_limit_per_sender_answers_politely(tmp_path, storage):
     runtime.db.dispose()
 
 
+
+def test_twilio_retry_of_an_answered_message_gets_its_reply_even_over_the_rate_limit(tmp_path):
+    runtime = make_runtime(tmp_path / "var", GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
+                           GRIDINTAKE_LIMITS_PER_SENDER="2/minute")
+    client = create_app(runtime).test_client()
+    form = twilio_form(Body="路灯不亮", MessageSid="SM" + "7" * 32)
+    headers = {"X-Twilio-Signature": sign(URL, form)}
+    first = client.post("/sms/twilio", data=form, headers=headers)
+    retries = [client.post("/sms/twilio", data=form, headers=headers) for _ in range(3)]
+    assert "发送得太快" not in first.text
+    assert [r.data for r in retries] == [first.data] * 3
+    assert inbound_count(runtime) == 1
+    runtime.db.dispose()
+
+
 def test_too_long_text_gets_a_clear_reply(sms_client, sms_runtime):
     reply = messages(Texter(sms_client).say("井盖" * 1500))
     assert "太长" in reply[0]
