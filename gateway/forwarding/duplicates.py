@@ -46,8 +46,9 @@ def find_original(session: Session, case: Case, settings: DuplicateSettings) -> 
         return None
     dlat = settings.distance_m / 111_320
     dlon = dlat / max(math.cos(math.radians(case.lat)), 0.01)
-    candidates = session.scalars(
-        select(Case).where(
+    # Only the columns compared: a whole case row carries its evidence JSON.
+    candidates = session.execute(
+        select(Case.id, Case.lat, Case.lon, Case.text).where(
             Case.label == case.label, Case.id != case.id, Case.duplicate_of_id.is_(None),
             Case.status.in_(OPEN_STATUSES),
             Case.created_at >= case.created_at - timedelta(hours=settings.window_hours),
@@ -55,15 +56,15 @@ def find_original(session: Session, case: Case, settings: DuplicateSettings) -> 
             Case.lon.between(case.lon - dlon, case.lon + dlon),
         )
     ).all()
-    best: tuple[float, float, Case] | None = None
-    for other in candidates:
-        meters = distance_m(case.lat, case.lon, other.lat, other.lon)
-        similarity = fuzz.WRatio(case.text, other.text)
+    best: tuple[float, float, int] | None = None
+    for other_id, lat, lon, text in candidates:
+        meters = distance_m(case.lat, case.lon, lat, lon)
+        similarity = fuzz.WRatio(case.text, text)
         if meters > settings.distance_m or similarity < settings.min_text_similarity:
             continue
         if best is None or (similarity, -meters) > (best[0], -best[1]):
-            best = (similarity, meters, other)
-    return best[2] if best else None
+            best = (similarity, meters, other_id)
+    return session.get(Case, best[2]) if best else None
 
 
 def link(session: Session, case: Case, original: Case, actor: str = "system") -> None:
