@@ -3,10 +3,16 @@
 (signature checked, stored, classified, geocoded, replied, cases filed), against a bare Flask
 endpoint answering a fixed TwiML under the same gunicorn settings, in the same run.
 
-Each of N concurrent senders (a phone number) texts a report and then "1" to file it, in a loop,
-every message signed like Twilio signs it. Runs on SQLite and, when reachable, PostgreSQL.
+Each of N concurrent senders (a phone number) texts a report and then "1" to file it, every
+message signed like Twilio signs it. Two phases per endpoint:
+- saturation (closed loop): every sender texts again as soon as it has its reply — the throughput;
+  its latency is only queueing (50 senders waiting on 2 workers: p50 ≈ 50 / throughput);
+- paced (open loop): every sender texts once per `--interval` seconds at its own phase, as phones
+  do, whether or not the server keeps up — the latency residents see at that offered load.
+Runs on SQLite and, when reachable, PostgreSQL.
 
-Usage: python bench/webhook.py [--senders 50] [--messages 10] [--workers 2] [--threads 1]
+Usage: python bench/webhook.py [--senders 50] [--messages 10] [--interval 1] [--workers 2]
+                               [--threads 1]
 """
 
 from __future__ import annotations
@@ -70,8 +76,10 @@ def start(app: str, env: dict[str, str], workers: int, threads: int,
     raise SystemExit(f"gunicorn {app} did not start: {log.read_text()[-2000:]}")
 
 
-async def load(base: str, senders: int, messages: int, run_id: str) -> tuple[list[float], float]:
-    """Closed loop: every sender waits for its reply before texting again."""
+async def load(base: str, senders: int, messages: int, run_id: str,
+               interval: float | None = None) -> tuple[list[float], float]:
+    """Closed loop (interval None): every sender waits for its reply, then texts again. Paced:
+    sender n texts at phase_n + i × interval (later only if its previous reply is still due)."""
     import httpx
     from twilio.request_validator import RequestValidator
 
@@ -79,10 +87,14 @@ async def load(base: str, senders: int, messages: int, run_id: str) -> tuple[lis
     validator = RequestValidator(TOKEN)
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
+    epoch = time.perf_counter()
 
     async def sender(client: httpx.AsyncClient, n: int) -> None:
         phone = f"+86138{n:04d}{run_id}"
+        phase = interval * n / senders if interval else 0.0
         for i in range(messages):
+            if interval:
+                await asyncio.sleep(max(0.0, epoch + phase + i * interval - time.perf_counter()))
             body = REPORTS[(n + i // 2) % len(REPORTS)] if i % 2 == 0 else "1"
             form = {"AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01", "Body": body,
                     "From": phone, "To": "+14155550100", "NumMedia": "0",
@@ -95,10 +107,16 @@ async def load(base: str, senders: int, messages: int, run_id: str) -> tuple[lis
                 raise SystemExit(f"unexpected answer {resp.status_code}: {resp.text[:200]}")
 
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        started = time.perf_counter()
+        epoch = time.perf_counter()
         await asyncio.gather(*(sender(client, n) for n in range(senders)))
-        elapsed = time.perf_counter() - started
+        elapsed = time.perf_counter() - epoch
     return latencies, elapsed
+
+
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    ordered = sorted(latencies)
+    return (statistics.median(ordered) * 1000,
+            ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000)
 
 
 def measure(name: str, app: str, env: dict[str, str], args, log: Path) -> dict[str, float]:
@@ -107,13 +125,14 @@ def measure(name: str, app: str, env: dict[str, str], args, log: Path) -> dict[s
         asyncio.run(load(base, 4, 4, "w" + uuid.uuid4().hex[:5]))  # load models in both workers
         latencies, elapsed = asyncio.run(load(base, args.senders, args.messages,
                                               uuid.uuid4().hex[:6]))
+        paced, _ = asyncio.run(load(base, args.senders, args.messages, uuid.uuid4().hex[:6],
+                                    interval=args.interval))
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    latencies.sort()
-    return {"name": name, "rps": len(latencies) / elapsed, "n": len(latencies),
-            "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000}
+    (p50, p99), (paced_p50, paced_p99) = percentiles(latencies), percentiles(paced)
+    return {"name": name, "rps": len(latencies) / elapsed, "n": len(latencies), "p50": p50,
+            "p99": p99, "paced_p50": paced_p50, "paced_p99": paced_p99}
 
 
 def pg_schema() -> str | None:
@@ -156,6 +175,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--messages", type=int, default=10, help="per sender")
+    parser.add_argument("--interval", type=float, default=1.0,
+                        help="seconds between a sender's texts in the paced phase")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1,
                         help="per worker, the same for both endpoints (>1: gthread workers)")
@@ -178,12 +199,15 @@ def main() -> int:
             if schema:
                 drop_schema(schema)
     kind = "sync" if args.threads == 1 else f"gthread ×{args.threads}"
+    offered = args.senders / args.interval
     print(f"{args.senders} concurrent senders × {args.messages} messages, gunicorn "
-          f"{args.workers} {kind} workers, loopback")
-    print(f"{'endpoint':32} {'msgs':>5} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'× bare':>7}")
+          f"{args.workers} {kind} workers, loopback; paced: {offered:.0f} msg/s offered")
+    print(f"{'endpoint':32} {'msgs':>5} {'msg/s':>8} {'× bare':>7} {'p50 ms':>8} {'p99 ms':>8}"
+          f" {'paced p50':>10} {'paced p99':>10}")
     for row in rows:
-        print(f"{row['name']:32} {row['n']:5d} {row['rps']:8.1f} {row['p50']:8.1f} "
-              f"{row['p99']:8.1f} {row['rps'] / bare['rps']:7.2f}")
+        print(f"{row['name']:32} {row['n']:5d} {row['rps']:8.1f} {row['rps'] / bare['rps']:7.2f} "
+              f"{row['p50']:8.1f} {row['p99']:8.1f} {row['paced_p50']:10.1f} "
+              f"{row['paced_p99']:10.1f}")
     return 0
 
 
