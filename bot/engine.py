@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Command, normalize_case_number, parse_command
@@ -44,6 +44,17 @@ RatingListener = Callable[[Session, Case], None]
 # (session, reporter, inbound id, replies) for a message processed by a retry
 RetryListener = Callable[[Session, Reporter, int, list[Reply]], None]
 RetryHook = Callable[[int, Inbound], Outcome | None]
+
+# Built once: every message runs these, and building a statement costs as much as running it.
+# The inbound row is locked, not loaded (only its status and replies are read back).
+_INBOUND = InboundMessage.__table__
+_LOCK_INBOUND = (select(_INBOUND.c.status, _INBOUND.c.replies)
+                 .where(_INBOUND.c.id == bindparam("row")).with_for_update())
+_FINISH_INBOUND = update(_INBOUND).where(_INBOUND.c.id == bindparam("row"))
+_REPORTER_AND_CONVERSATION = (
+    select(Reporter, Conversation)
+    .outerjoin(Conversation, Conversation.reporter_id == Reporter.id)
+    .where(Reporter.channel == bindparam("channel"), Reporter.channel_user_id == bindparam("sender")))
 
 
 @dataclass
@@ -145,20 +156,15 @@ class Engine:
     def _process(self, inbound_id: int, inbound: Inbound, retried: bool = False) -> Outcome:
         try:
             with transaction(self.factory) as session:
-                # The row is locked, not loaded: only its status and replies are read back.
-                status, replies = session.execute(
-                    select(InboundMessage.status, InboundMessage.replies)
-                    .where(InboundMessage.id == inbound_id).with_for_update()).one()
+                status, replies = session.execute(_LOCK_INBOUND, {"row": inbound_id}).one()
                 if status in ("processed", "rejected"):
                     return Outcome([Reply.from_json(r) for r in replies], inbound_id, replayed=True)
                 turn = self._turn(session, inbound)
                 rejected = self._dispatch(turn, inbound, inbound_id)
-                session.execute(update(InboundMessage.__table__)
-                                .where(InboundMessage.__table__.c.id == inbound_id)
-                                .values(reporter_id=turn.reporter.id,
-                                        status="rejected" if rejected else "processed",
-                                        replies=[r.to_json() for r in turn.replies],
-                                        processed_at=utcnow()))
+                session.execute(_FINISH_INBOUND, {
+                    "row": inbound_id, "reporter_id": turn.reporter.id,
+                    "status": "rejected" if rejected else "processed",
+                    "replies": [r.to_json() for r in turn.replies], "processed_at": utcnow()})
                 if retried:
                     for listener in self.retry_listeners:
                         listener(session, turn.reporter, inbound_id, turn.replies)
@@ -174,11 +180,8 @@ class Engine:
     # ---- reporter and conversation --------------------------------------------------------
 
     def _turn(self, session: Session, inbound: Inbound) -> Turn:
-        found = session.execute(
-            select(Reporter, Conversation)
-            .outerjoin(Conversation, Conversation.reporter_id == Reporter.id)
-            .where(Reporter.channel == inbound.channel, Reporter.channel_user_id == inbound.sender)
-        ).first()
+        found = session.execute(_REPORTER_AND_CONVERSATION,
+                                {"channel": inbound.channel, "sender": inbound.sender}).first()
         reporter, conv = found if found else (None, None)
         if reporter is None:
             text = inbound.text or ""

@@ -15,7 +15,7 @@ from bot.types import Inbound, Photo, Reply
 from storage.db import transaction
 from storage.models import InboundMessage
 
-# Core, not the unit of work: every message passes here and only its id is needed back.
+# Built once, Core not the unit of work: every message passes here, only its id comes back.
 _INSERT = insert(InboundMessage.__table__).returning(InboundMessage.__table__.c.id)
 
 
