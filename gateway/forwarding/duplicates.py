@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from rapidfuzz import fuzz
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from categories import NONE_LABEL
@@ -40,22 +40,28 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
+# Built once (every filing runs it); only the columns compared: a case row carries its evidence.
+_CANDIDATES = select(Case.id, Case.lat, Case.lon, Case.text).where(
+    Case.label == bindparam("label"), Case.id != bindparam("case"),
+    Case.duplicate_of_id.is_(None), Case.status.in_(OPEN_STATUSES),
+    Case.created_at >= bindparam("since"),
+    Case.lat.between(bindparam("south"), bindparam("north")),
+    Case.lon.between(bindparam("west"), bindparam("east")),
+)
+
+
 def find_original(session: Session, case: Case, settings: DuplicateSettings) -> Case | None:
     """The best open case this one repeats, or None."""
     if case.label == NONE_LABEL or case.lat is None or case.lon is None:
         return None
     dlat = settings.distance_m / 111_320
     dlon = dlat / max(math.cos(math.radians(case.lat)), 0.01)
-    # Only the columns compared: a whole case row carries its evidence JSON.
-    candidates = session.execute(
-        select(Case.id, Case.lat, Case.lon, Case.text).where(
-            Case.label == case.label, Case.id != case.id, Case.duplicate_of_id.is_(None),
-            Case.status.in_(OPEN_STATUSES),
-            Case.created_at >= case.created_at - timedelta(hours=settings.window_hours),
-            Case.lat.between(case.lat - dlat, case.lat + dlat),
-            Case.lon.between(case.lon - dlon, case.lon + dlon),
-        )
-    ).all()
+    candidates = session.execute(_CANDIDATES, {
+        "label": case.label, "case": case.id,
+        "since": case.created_at - timedelta(hours=settings.window_hours),
+        "south": case.lat - dlat, "north": case.lat + dlat,
+        "west": case.lon - dlon, "east": case.lon + dlon,
+    }).all()
     best: tuple[float, float, int] | None = None
     for other_id, lat, lon, text in candidates:
         meters = distance_m(case.lat, case.lon, lat, lon)
