@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Command, normalize_case_number, parse_command
 from bot.i18n import normalize_language, status_name, t
-from bot.inbox import Inbox, inbound_from_row
+from bot.inbox import Inbox, Refusal, inbound_from_row
 from bot.intake import CITY_TZ, Intake, relabel
 from bot.photos import BadPhoto, store_photo
 from bot.types import Choice, Inbound, Outcome, Reply
@@ -133,6 +133,14 @@ class Engine:
         if recorded.previous_replies is not None:
             return Outcome(recorded.previous_replies, recorded.id, replayed=True)
         return self._process(recorded.id, inbound)
+
+    def refuse(self, inbound: Inbound, refusal: Refusal) -> Outcome:
+        """Keep a message that will not be processed, with the answer it gets; a replay of a
+        message answered before gets that answer again."""
+        recorded = self.inbox.record(inbound, refusal)
+        if recorded.previous_replies is not None:
+            return Outcome(recorded.previous_replies, recorded.id, replayed=True)
+        return Outcome(refusal.replies, recorded.id)
 
     def retry_pending(self, older_than: timedelta = timedelta(minutes=1)) -> list[Outcome]:
         """Process again messages left unprocessed by a crash or an error."""

@@ -13,10 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.types import Inbound, Photo, Reply
 from storage.db import transaction
-from storage.models import InboundMessage
+from storage.models import InboundMessage, utcnow
 
 # Built once, Core not the unit of work: every message passes here, only its id comes back.
 _INSERT = insert(InboundMessage.__table__).returning(InboundMessage.__table__.c.id)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a message is answered without being processed, and the answer."""
+
+    reason: str
+    replies: list[Reply]
 
 
 @dataclass(frozen=True)
@@ -76,13 +84,17 @@ class Inbox:
             )
         )
 
-    def record(self, inbound: Inbound) -> Recorded:
+    def record(self, inbound: Inbound, refusal: Refusal | None = None) -> Recorded:
         """Commit the raw message (its own transaction), or find the earlier copy of a replay.
-        Insert first: a replay is rare, so the unique key finds it instead of a lookup per message."""
+        Insert first: a replay is rare, so the unique key finds it instead of a lookup per message.
+        A refused message (over the rate limit) is kept already answered, so it is never retried."""
         photo_path = self._keep_photo_bytes(inbound.photo) if inbound.photo else None
         values = {"channel": inbound.channel, "idempotency_key": inbound.key,
                   "sender": inbound.sender, "kind": inbound.kind, "text": inbound.text,
                   "payload": envelope(inbound, photo_path)}
+        if refusal is not None:
+            values |= {"status": "rejected", "error": refusal.reason, "processed_at": utcnow(),
+                       "replies": [r.to_json() for r in refusal.replies]}
         try:
             with transaction(self.factory) as session:
                 return Recorded(session.execute(_INSERT, values).scalar_one(), None)

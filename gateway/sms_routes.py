@@ -1,14 +1,15 @@
 """SMS webhooks: `POST /sms/twilio` (X-Twilio-Signature) and `POST /sms/generic` (HMAC header).
 
 Order of checks: size, signature (a refused request stores nothing and counts against no one),
-per-sender rate limit (a polite reply, nothing stored), then the message is stored raw and handled;
-a retried MessageSid gets the reply it got before (found when it is stored, or before the limit).
+per-sender rate limit (a polite reply; the message is stored answered, not processed), then the
+message is stored raw and handled. A retried MessageSid gets the reply it got before.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -16,7 +17,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.handlers import sms
 from bot.i18n import t
-from bot.types import Outcome, Reply
+from bot.inbox import Refusal
+from bot.types import Inbound, Outcome, Reply
 from gateway.rate_limits import SenderLimiter
 
 log = logging.getLogger(__name__)
@@ -69,26 +71,26 @@ def twilio_webhook():
         return Response("MessageSid and From are required\n", 400, mimetype="text/plain")
     with_media = (form.get("NumMedia") or "0").strip() not in ("", "0")
     outcome = _handle(sms.TWILIO, key, sender, form.get("Body"),
-                      lambda: sms.twilio_inbound(runtime, form), look_first=with_media)
+                      lambda fetch: sms.twilio_inbound(runtime, form, fetch_media=fetch),
+                      look_first=with_media)
     return _xml(sms.twiml(outcome.replies))
 
 
-def _handle(channel: str, key: str, sender: str, text: str | None, build,
-            look_first: bool = False) -> Outcome:
+def _handle(channel: str, key: str, sender: str, text: str | None,
+            build: Callable[[bool], Inbound], look_first: bool = False) -> Outcome:
     """A replay is recognised by the inbox's unique key when it is recorded, so a first delivery
-    costs no lookup. The stored reply is looked up first only where building the message is
-    costly (``look_first``: MMS media to fetch) or the rate limit would answer instead of it."""
+    costs no lookup; it is looked up first only where building the message is costly
+    (``look_first``: MMS media to fetch). Over the rate limit the message is kept as it came
+    (``build(False)``: no media fetched) with the polite answer, and not processed."""
     runtime = _runtime()
     previous = sms.stored_outcome(runtime, channel, key) if look_first else None
     if previous is not None:
         return previous
     if not SenderLimiter.for_app(current_app).allow(channel, sender):
-        previous = sms.stored_outcome(runtime, channel, key)
-        if previous is not None:
-            return previous
         lang = sms.reporter_language(runtime, channel, sender, text)
-        return Outcome([Reply(t("rate_limited", lang))])
-    return sms.handle(runtime, build())
+        refusal = Refusal("rate limited", [Reply(t("rate_limited", lang))])
+        return runtime.engine.refuse(build(False), refusal)
+    return sms.handle(runtime, build(True))
 
 
 def _generic_fields(body: bytes) -> dict:
@@ -133,7 +135,7 @@ def generic_webhook():
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
     outcome = _handle(sms.GENERIC, str(data["id"]), data["from"], data.get("text"),
-                      lambda: sms.generic_inbound(data))
+                      lambda _fetch: sms.generic_inbound(data))
     replies = [{"text": sms.render(r), "segments": sms.segments(sms.render(r)).count}
                for r in outcome.replies]
     return jsonify(replies=replies, replayed=outcome.replayed, case_number=outcome.case_number)

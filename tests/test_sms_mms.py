@@ -104,3 +104,17 @@ def test_non_image_media_is_not_downloaded(tmp_path, local_server):
     _, client = client_for(tmp_path, server)
     reply = post_mms(client, server, body="淇滨大道与九州路交叉口的井盖坏了", mime="text/vcard")
     assert server.requests == [] and "回复1提交" in reply
+
+
+def test_mms_over_the_rate_limit_is_kept_with_its_media_urls_but_not_downloaded(
+        tmp_path, local_server):
+    server = media_store(local_server, jpeg())
+    runtime, client = client_for(tmp_path, server, GRIDINTAKE_LIMITS_PER_SENDER="1/minute")
+    post_mms(client, server, sid="MM1")
+    reply = post_mms(client, server, body="又一张", sid="MM2")
+    assert "发送得太快" in reply
+    assert len(server.requests) == 1  # only the first photo was fetched
+    with transaction(runtime.sessions) as session:
+        kept = session.scalar(select(InboundMessage).where(InboundMessage.idempotency_key == "MM2"))
+        assert (kept.status, kept.error, kept.text) == ("rejected", "rate limited", "又一张")
+        assert kept.payload["raw"]["twilio"]["MediaUrl0"].endswith(MEDIA_PATH)

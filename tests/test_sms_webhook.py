@@ -213,7 +213,11 @@ def test_rate_limit_per_sender_answers_politely(tmp_path, storage):
     replies = [messages(noisy.say("帮助"))[0] for _ in range(5)]
     assert all("发送得太快" not in r for r in replies[:3])
     assert all("发送得太快" in r for r in replies[3:])
-    assert inbound_count(runtime) == 3
+    with transaction(runtime.sessions) as session:  # kept, answered, not processed
+        rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+        assert [(r.status, r.error) for r in rows] == [("processed", None)] * 3 + [
+            ("rejected", "rate limited")] * 2
+        assert all("发送得太快" in r.replies[0]["text"] for r in rows[3:])
     other = Texter(client, phone=f"+86137{uuid.uuid4().int % 10**8:08d}")
     assert "发送得太快" not in messages(other.say("帮助"))[0]
     runtime.db.dispose()

@@ -260,10 +260,11 @@ def _first_image(runtime, form: dict[str, str]) -> tuple[Photo | None, list[dict
     return photo, notes
 
 
-def twilio_inbound(runtime, form: dict[str, str]) -> Inbound:
-    """A Twilio messaging webhook's form as the engine's message (media fetched)."""
+def twilio_inbound(runtime, form: dict[str, str], fetch_media: bool = True) -> Inbound:
+    """A Twilio messaging webhook's form as the engine's message (media fetched, unless the
+    message is only kept: its form still holds the MediaUrlN)."""
     sender = form["From"]
-    photo, media = _first_image(runtime, form)
+    photo, media = _first_image(runtime, form) if fetch_media else (None, [])
     return Inbound(
         channel=TWILIO, sender=sender, key=form.get("MessageSid") or form["SmsSid"],
         text=form.get("Body") or None, photo=photo, phone=sender,
