@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
+from functools import lru_cache
 from itertools import repeat
 
 import numpy as np
@@ -26,17 +27,11 @@ _FLOOR = 1e-6
 def combine(model_cats: Mapping[str, float] | None, kw: KeywordResult,
             allowed: AbstractSet[str], cal: Calibration) -> dict[str, float]:
     """Label → probability (sums to 1) over the model's labels, keyword hits and ``none``."""
-    candidates = kw.scores.keys() & allowed
-    if model_cats:  # a class the model all but rules out, with no keyword, cannot make the top
-        names = list(model_cats)
-        probs = np.fromiter(model_cats.values(), np.float64, len(names))
-        candidates |= {names[i] for i in np.flatnonzero(probs >= MODEL_FLOOR)} & allowed
-    candidates.discard(NONE_LABEL)
-    labels = [*sorted(candidates), NONE_LABEL]  # in label order ("none" sorts last): ties rank alike
-    z = cal.keyword_weight * np.log1p(_values(kw.scores, labels))
+    labels, model, keywords = _candidates(model_cats, kw, frozenset(allowed))
+    z = cal.keyword_weight * np.log1p(keywords)
     if model_cats:
-        z += cal.model_weight * np.log(np.maximum(_values(model_cats, labels), _FLOOR))
-    for label in kw.negated.keys() & candidates:
+        z += cal.model_weight * np.log(np.maximum(model, _FLOOR))
+    for label in kw.negated.keys() & set(labels[:-1]):
         z[labels.index(label)] -= NEGATIVE_PENALTY
     z[-1] += (cal.none_bias if model_cats else cal.keyword_only_none) + (
         cal.oos_weight if kw.out_of_scope else 0.0)
@@ -44,5 +39,46 @@ def combine(model_cats: Mapping[str, float] | None, kw: KeywordResult,
     return dict(zip(labels, (exp / exp.sum()).tolist(), strict=True))
 
 
-def _values(scores: Mapping[str, float], labels: list[str]) -> np.ndarray:
-    return np.fromiter(map(scores.get, labels, repeat(0.0)), np.float64, len(labels))
+def _candidates(model_cats: Mapping[str, float] | None, kw: KeywordResult,
+                allowed: frozenset[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The labels to score in label order ("none" last: ties rank alike), with their model
+    probabilities and keyword weights: every allowed keyword hit, and every class the model does
+    not all but rule out (a class below ``MODEL_FLOOR`` without keywords cannot make the top).
+    The model's ~140 labels are filtered as an array, not label by label."""
+    names, order, scorable, position = _label_space(tuple(model_cats or ()), allowed)
+    probs = np.fromiter((model_cats or {}).values(), np.float64, len(names))[order]
+    keep = (probs >= MODEL_FLOOR) & scorable
+    extra = []
+    for label in kw.scores.keys() & allowed:
+        if label == NONE_LABEL:
+            continue
+        if label in position:
+            keep[position[label]] = True
+        else:
+            extra.append(label)
+    chosen = np.flatnonzero(keep)
+    labels = [names[i] for i in chosen]
+    model = probs[chosen]
+    if extra:  # keyword hits on classes the model was not trained on
+        labels, model = _merge(labels, model, extra)
+    labels.append(NONE_LABEL)
+    model = np.append(model, probs[position[NONE_LABEL]] if NONE_LABEL in position else 0.0)
+    keywords = np.fromiter(map(kw.scores.get, labels, repeat(0.0)), np.float64, len(labels))
+    return labels, model, keywords
+
+
+def _merge(labels: list[str], model: np.ndarray, extra: list[str]) -> tuple[list[str], np.ndarray]:
+    """Add classes without a model probability (0) to sorted ``labels``, keeping label order."""
+    merged = sorted([*zip(labels, model.tolist(), strict=True), *((lb, 0.0) for lb in extra)])
+    return [lb for lb, _ in merged], np.array([p for _, p in merged], np.float64)
+
+
+@lru_cache(maxsize=16)
+def _label_space(names: tuple[str, ...], allowed: frozenset[str]
+                 ) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, int]]:
+    """The model's labels sorted, the permutation that sorts its rows, which of them may be
+    ranked (allowed, not "none"), and each one's sorted position: once per model and tree."""
+    order = sorted(range(len(names)), key=names.__getitem__)
+    ranked = [names[i] for i in order]
+    scorable = np.array([lb in allowed and lb != NONE_LABEL for lb in ranked], bool)
+    return ranked, np.array(order, np.intp), scorable, {lb: i for i, lb in enumerate(ranked)}

@@ -22,6 +22,7 @@ import numpy as np
 import spacy
 from spacy.language import Language
 
+from nlp.bow import BowScorer
 from nlp.charlinear import CharLinearModel
 from nlp.tokenize import add_words, zh_nlp
 
@@ -29,7 +30,6 @@ CALIBRATION_FILE = "ensemble.json"
 CHARS_FILE = "chars.npz"
 WORDS_FILE = "jieba_words.txt"  # the words jieba knew at training time
 _FLOOR = 1e-6
-BATCH = 256
 
 
 def default_model_dir() -> Path:
@@ -69,6 +69,7 @@ class TextModel:
         self.known_words = known_words  # keywords that existed when the model was trained
         self.calibration = calibration
         self.labels: tuple[str, ...] = tuple(nlp.get_pipe("textcat").labels)
+        self._words = BowScorer(nlp)
         if chars is not None:  # both are trained on one label set; line the columns up by name
             self._char_columns = [chars.labels.index(lb) for lb in self.labels]
 
@@ -98,16 +99,13 @@ class TextModel:
 
     def _scores(self, texts: Sequence[str]) -> tuple[list[int], np.ndarray, np.ndarray | None]:
         """The texts with something to read, and both models' probabilities for them (rows in
-        ``self.labels`` order; a char row is NaN where the text has no known n-gram). Scores come
-        straight from the textcat's model: building ``doc.cats`` dicts costs more than predicting."""
+        ``self.labels`` order; a char row is NaN where the text has no known n-gram)."""
         todo = [i for i, t in enumerate(texts) if t.strip()]
-        textcat = self.nlp.get_pipe("textcat")
-        batches = [todo[k:k + BATCH] for k in range(0, len(todo), BATCH)]
-        words = np.vstack([np.asarray(textcat.predict([self.nlp.make_doc(texts[i]) for i in batch]))
-                           for batch in batches]) if todo else np.empty((0, len(self.labels)))
+        read = [texts[i] for i in todo]
+        words = self._words.predict(read) if todo else np.empty((0, len(self.labels)))
         chars = None
         if self.chars is not None:
-            chars = self.chars.probabilities([texts[i] for i in todo])[:, self._char_columns]
+            chars = self.chars.probabilities(read)[:, self._char_columns]
         return todo, words.astype(np.float64), chars
 
     def _as_dicts(self, n: int, todo: list[int], rows: np.ndarray) -> list[dict[str, float]]:
@@ -123,13 +121,15 @@ def mix_rows(words: np.ndarray, chars: np.ndarray | None, share: float) -> np.nd
     model has no opinion (NaN row) the word model's row stands."""
     if chars is None or share <= 0.0:
         return words
-    known = ~np.isnan(chars[:, :1])
+    known = ~np.isnan(chars[:, 0])
     if share >= 1.0:
-        return np.where(known, chars, words)
-    logits = ((1 - share) * np.log(np.maximum(words, _FLOOR))
-              + share * np.log(np.maximum(np.nan_to_num(chars), _FLOOR)))
+        return np.where(known[:, None], chars, words)
+    out = words.copy()
+    logits = ((1 - share) * np.log(np.maximum(words[known], _FLOOR))
+              + share * np.log(np.maximum(chars[known], _FLOOR)))
     exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return np.where(known, exp / exp.sum(axis=1, keepdims=True), words)
+    out[known] = exp / exp.sum(axis=1, keepdims=True)
+    return out
 
 
 def mix(words: dict[str, float], chars: dict[str, float], share: float) -> dict[str, float]:

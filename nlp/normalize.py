@@ -38,11 +38,26 @@ def _t2s() -> OpenCC:
     return OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _t2s_triggers() -> tuple[frozenset[str], tuple[str, ...]]:
+    """What t2s can rewrite: its one-character keys, and the few phrase keys made only of
+    characters that are no key themselves (有序, 沈默). A text with neither converts to itself."""
+    keys = [key for group in _t2s()._dict_chain_data for _, _, table in group for key in table]
+    chars = frozenset(key for key in keys if len(key) == 1)
+    return chars, tuple(key for key in keys if len(key) > 1 and chars.isdisjoint(key))
+
+
+def _converts(text: str) -> bool:
+    chars, phrases = _t2s_triggers()
+    return not chars.isdisjoint(text) or any(phrase in text for phrase in phrases)
+
+
 def simplified(text: str) -> str:
     """Width-folded (NFKC) and simplified (t2s), case and emoji kept: the first step of every
-    reading of the text, done once per message (the conversion is the costly part)."""
+    reading of the text, done once per message. The pure-Python conversion is the costly part,
+    and most messages are already simplified, so it runs only when it can change something."""
     out = unicodedata.normalize("NFKC", text)
-    return _t2s().convert(out) if _HAN.search(out) else out
+    return _t2s().convert(out) if _converts(out) else out
 
 
 def normalize_text(text: str) -> str:

@@ -13,9 +13,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from operator import itemgetter
 from typing import Generic, TypeVar
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 P = TypeVar("P")
 
@@ -69,14 +70,7 @@ class PhraseIndex(Generic[P]):
                 lengths[phrase[0]].add(len(phrase))
         self._lengths = {ch: sorted(ls, reverse=True) for ch, ls in lengths.items()}
         self._word_lengths = {w: sorted(ls, reverse=True) for w, ls in words.items()}
-        self._fuzzy: dict[str, list[str]] = defaultdict(list)  # char → candidate phrases
-        self._distinct: dict[str, int] = {}  # phrase → how many different characters it has
-        for phrase in ordered:
-            if self._fuzzy_eligible(phrase, fuzzy_min_len):
-                chars = set(phrase.replace(" ", ""))
-                self._distinct[phrase] = len(chars)
-                for ch in chars:
-                    self._fuzzy[ch].append(phrase)
+        self._fuzzy = _FuzzyIndex([p for p in ordered if self._fuzzy_eligible(p, fuzzy_min_len)])
 
     def __len__(self) -> int:
         return len(self._payloads)
@@ -125,14 +119,37 @@ class PhraseIndex(Generic[P]):
         return hits
 
     def find_fuzzy(self, text: str, exclude: set[str], cutoff: float = 75.0) -> list[Hit[P]]:
-        """Near matches (typos, one character off) of phrases not already found exactly."""
-        counts = Counter(chain.from_iterable(self._fuzzy.get(ch, ()) for ch in set(text)))
+        """Near matches (typos, one character off) of phrases not already found exactly, in phrase
+        order. One rapidfuzz call scores every candidate; only the hits are aligned."""
+        candidates = [p for p in self._fuzzy.candidates(text) if p not in exclude]
+        scored = process.extract(text, candidates, scorer=fuzz.partial_ratio, processor=None,
+                                 score_cutoff=cutoff, limit=None)
         hits = []
-        for phrase, shared in counts.items():
-            if shared < 3 or shared < self._distinct[phrase] - 1 or phrase in exclude:
-                continue
+        for phrase, _, _ in sorted(scored, key=itemgetter(2)):
             found = fuzz.partial_ratio_alignment(phrase, text, score_cutoff=cutoff)
             if found is not None:
                 hits.append(Hit(phrase, found.dest_start, found.dest_end, self._payloads[phrase],
                                 similarity=found.score / 100.0))
         return hits
+
+
+class _FuzzyIndex:
+    """Phrases worth a fuzzy comparison with a text: those sharing at least three of their
+    characters with it and missing at most one. Each phrase is filed under its two rarest
+    characters (one of them must occur in such a text), so a text looks at few phrases."""
+
+    def __init__(self, phrases: list[str]) -> None:
+        self._phrases = phrases
+        self._chars = [frozenset(p.replace(" ", "")) for p in phrases]
+        self._needed = [max(3, len(chars) - 1) for chars in self._chars]
+        frequency = Counter(chain.from_iterable(self._chars))
+        self._filed: dict[str, list[int]] = defaultdict(list)
+        for i, chars in enumerate(self._chars):
+            if len(chars) >= 3:
+                for ch in sorted(chars, key=lambda c: (frequency[c], c))[:2]:
+                    self._filed[ch].append(i)
+
+    def candidates(self, text: str) -> list[str]:
+        present = set(text)
+        filed = sorted({i for ch in present for i in self._filed.get(ch, ())})
+        return [self._phrases[i] for i in filed if len(self._chars[i] & present) >= self._needed[i]]
