@@ -39,16 +39,24 @@ def _t2s() -> OpenCC:
 
 
 @lru_cache(maxsize=1)
-def _t2s_triggers() -> tuple[frozenset[str], tuple[str, ...]]:
+def _t2s_triggers() -> tuple[frozenset[str], tuple[str, ...]] | None:
     """What t2s can rewrite: its one-character keys, and the few phrase keys made only of
-    characters that are no key themselves (有序, 沈默). A text with neither converts to itself."""
-    keys = [key for group in _t2s()._dict_chain_data for _, _, table in group for key in table]
+    characters that are no key themselves (有序, 沈默). A text with neither converts to itself.
+    None when the OpenCC package does not expose its tables (a private attribute): then every
+    text with Han characters is converted, as before."""
+    try:
+        keys = [key for group in _t2s()._dict_chain_data for _, _, table in group for key in table]
+    except (AttributeError, TypeError, ValueError):
+        return None
     chars = frozenset(key for key in keys if len(key) == 1)
     return chars, tuple(key for key in keys if len(key) > 1 and chars.isdisjoint(key))
 
 
 def _converts(text: str) -> bool:
-    chars, phrases = _t2s_triggers()
+    triggers = _t2s_triggers()
+    if triggers is None:
+        return _HAN.search(text) is not None
+    chars, phrases = triggers
     return not chars.isdisjoint(text) or any(phrase in text for phrase in phrases)
 
 

@@ -87,3 +87,18 @@ def test_combine_scores_a_keyword_class_the_model_never_saw():
                            NONE_LABEL]
     assert sum(probs.values()) == pytest.approx(1.0)
     assert 0.0 < probs["component:9999"] < probs["event:0102"]  # same keywords, less model support
+
+
+def test_an_opencc_without_its_tables_exposed_still_converts_every_text(monkeypatch):
+    from nlp import normalize
+
+    class TablesHidden:
+        convert = staticmethod(_t2s().convert)
+
+    monkeypatch.setattr(normalize, "_t2s", TablesHidden)
+    normalize._t2s_triggers.cache_clear()
+    try:
+        assert normalize._t2s_triggers() is None
+        assert simplified("這個路燈壞了") == "这个路灯坏了"
+    finally:
+        normalize._t2s_triggers.cache_clear()
