@@ -87,7 +87,6 @@ async def load(base: str, senders: int, messages: int, run_id: str,
     validator = RequestValidator(TOKEN)
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
-    epoch = time.perf_counter()
 
     async def sender(client: httpx.AsyncClient, n: int) -> None:
         phone = f"+86138{n:04d}{run_id}"

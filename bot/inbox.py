@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.i18n import t
 from bot.types import Inbound, Photo, Reply
 from storage.db import transaction
 from storage.models import InboundMessage, utcnow
@@ -25,6 +26,10 @@ class Refusal:
 
     reason: str
     replies: list[Reply]
+
+    @classmethod
+    def rate_limited(cls, lang: str) -> Refusal:
+        return cls("rate limited", [Reply(t("rate_limited", lang))])
 
 
 @dataclass(frozen=True)

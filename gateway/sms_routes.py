@@ -16,9 +16,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from twilio.request_validator import RequestValidator
 
 from bot.handlers import sms
-from bot.i18n import t
 from bot.inbox import Refusal
-from bot.types import Inbound, Outcome, Reply
+from bot.types import Inbound, Outcome
 from gateway.rate_limits import SenderLimiter
 
 log = logging.getLogger(__name__)
@@ -88,8 +87,7 @@ def _handle(channel: str, key: str, sender: str, text: str | None,
         return previous
     if not SenderLimiter.for_app(current_app).allow(channel, sender):
         lang = sms.reporter_language(runtime, channel, sender, text)
-        refusal = Refusal("rate limited", [Reply(t("rate_limited", lang))])
-        return runtime.engine.refuse(build(False), refusal)
+        return runtime.engine.refuse(build(False), Refusal.rate_limited(lang))
     return sms.handle(runtime, build(True))
 
 

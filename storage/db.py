@@ -27,13 +27,15 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     server, a firewall dropping quiet connections). `pool_pre_ping` pings at every checkout: a
     round trip per transaction on a busy webhook, for connections used a moment ago."""
 
-    @event.listens_for(engine, "checkin")
     def stamp(_dbapi_connection, record) -> None:
-        record.info["checked_in_at"] = time.monotonic()
+        record.info["used_at"] = time.monotonic()
+
+    event.listen(engine, "connect", stamp)  # a fresh connection needs no ping
+    event.listen(engine, "checkin", stamp)
 
     @event.listens_for(engine, "checkout")
     def ping(dbapi_connection, record, _proxy) -> None:
-        if time.monotonic() - record.info.get("checked_in_at", -idle_seconds) < idle_seconds:
+        if time.monotonic() - record.info["used_at"] < idle_seconds:
             return
         try:
             with closing(dbapi_connection.cursor()) as cursor:

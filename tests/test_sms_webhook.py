@@ -223,7 +223,6 @@ def test_rate_limit_per_sender_answers_politely(tmp_path, storage):
     runtime.db.dispose()
 
 
-
 def test_twilio_retry_of_an_answered_message_gets_its_reply_even_over_the_rate_limit(tmp_path):
     runtime = make_runtime(tmp_path / "var", GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
                            GRIDINTAKE_LIMITS_PER_SENDER="2/minute")

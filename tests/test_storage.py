@@ -116,7 +116,6 @@ def test_keyword_edits_bump_the_version_and_overlay_the_tree(sessions):
         assert bump_counter(s, "keyword_version") == 2
 
 
-
 def _backend_pid(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()

@@ -42,7 +42,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.engine import guess_language
 from bot.handlers.telegram_outbox import bot_base_url, choice_rows, file_base_url, send_outbox
-from bot.i18n import normalize_language, t
+from bot.i18n import normalize_language
 from bot.inbox import Refusal
 from bot.types import Inbound, Photo, Reply
 from gateway.config import ConfigError
@@ -200,7 +200,7 @@ class TelegramChannel:
             await _settle_button(query)
         if not self.limiter.allow(CHANNEL, str(chat_id)):
             lang = normalize_language(user.language_code if user else None)
-            refusal = Refusal("rate limited", [Reply(t("rate_limited", lang))])
+            refusal = Refusal.rate_limited(lang)
             kept, replies = inbound_from_update(update), refusal.replies  # a photo not downloaded
             if kept is not None:
                 replies = (await asyncio.to_thread(self.runtime.engine.refuse, kept, refusal)).replies
