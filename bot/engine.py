@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import conversation
 from bot.commands import Command, normalize_case_number, parse_command
+from bot.conversation import ConversationState
 from bot.i18n import normalize_language, status_name, t
 from bot.inbox import Inbox, Refusal, inbound_from_row
 from bot.intake import CITY_TZ, Intake, relabel
@@ -29,7 +31,6 @@ from storage.models import (
     Attachment,
     Case,
     CaseEvent,
-    Conversation,
     InboundMessage,
     Reporter,
     utcnow,
@@ -46,15 +47,20 @@ RetryListener = Callable[[Session, Reporter, int, list[Reply]], None]
 RetryHook = Callable[[int, Inbound], Outcome | None]
 
 # Built once: every message runs these, and building a statement costs as much as running it.
-# The inbound row is locked, not loaded (only its status and replies are read back).
+# One query locks the inbound row (its status and replies read back, the row not loaded) and
+# loads the sender and their conversation. Only the inbound row is locked: after waiting on a
+# concurrent run of the same message the status tells that it was processed, and a run that
+# rolled back changed neither the reporter nor the conversation.
 _INBOUND = InboundMessage.__table__
-_LOCK_INBOUND = (select(_INBOUND.c.status, _INBOUND.c.replies)
-                 .where(_INBOUND.c.id == bindparam("row")).with_for_update())
+_LOCK_INBOUND_AND_SENDER = (
+    select(_INBOUND.c.status, _INBOUND.c.replies, Reporter, *conversation.COLUMNS)
+    .select_from(_INBOUND)
+    .outerjoin(Reporter, (Reporter.channel == bindparam("channel"))
+               & (Reporter.channel_user_id == bindparam("sender")))
+    .outerjoin(conversation.TABLE, conversation.TABLE.c.reporter_id == Reporter.id)
+    .where(_INBOUND.c.id == bindparam("row"))
+    .with_for_update(of=_INBOUND))
 _FINISH_INBOUND = update(_INBOUND).where(_INBOUND.c.id == bindparam("row"))
-_REPORTER_AND_CONVERSATION = (
-    select(Reporter, Conversation)
-    .outerjoin(Conversation, Conversation.reporter_id == Reporter.id)
-    .where(Reporter.channel == bindparam("channel"), Reporter.channel_user_id == bindparam("sender")))
 
 
 @dataclass
@@ -78,10 +84,10 @@ def guess_language(text: str) -> str | None:
 class Turn:
     """One inbound message being handled: the reporter, their conversation and the replies."""
 
-    def __init__(self, session: Session, reporter: Reporter, conversation: Conversation) -> None:
+    def __init__(self, session: Session, reporter: Reporter, conv: ConversationState) -> None:
         self.session = session
         self.reporter = reporter
-        self.conv = conversation
+        self.conv = conv
         self.replies: list[Reply] = []
         self.case_number: str | None = None
 
@@ -164,11 +170,15 @@ class Engine:
     def _process(self, inbound_id: int, inbound: Inbound, retried: bool = False) -> Outcome:
         try:
             with transaction(self.factory) as session:
-                status, replies = session.execute(_LOCK_INBOUND, {"row": inbound_id}).one()
-                if status in ("processed", "rejected"):
-                    return Outcome([Reply.from_json(r) for r in replies], inbound_id, replayed=True)
-                turn = self._turn(session, inbound)
+                row = session.execute(_LOCK_INBOUND_AND_SENDER, {
+                    "row": inbound_id, "channel": inbound.channel, "sender": inbound.sender,
+                }).one()
+                if row.status in ("processed", "rejected"):
+                    return Outcome([Reply.from_json(r) for r in row.replies], inbound_id,
+                                   replayed=True)
+                turn = self._turn(session, inbound, row)
                 rejected = self._dispatch(turn, inbound, inbound_id)
+                turn.conv.save(session)
                 session.execute(_FINISH_INBOUND, {
                     "row": inbound_id, "reporter_id": turn.reporter.id,
                     "status": "rejected" if rejected else "processed",
@@ -187,10 +197,10 @@ class Engine:
 
     # ---- reporter and conversation --------------------------------------------------------
 
-    def _turn(self, session: Session, inbound: Inbound) -> Turn:
-        found = session.execute(_REPORTER_AND_CONVERSATION,
-                                {"channel": inbound.channel, "sender": inbound.sender}).first()
-        reporter, conv = found if found else (None, None)
+    def _turn(self, session: Session, inbound: Inbound, row: Row) -> Turn:
+        """The sender's reporter and conversation (`row` of the locking query), created at
+        their first message."""
+        reporter = row.Reporter
         if reporter is None:
             text = inbound.text or ""
             lang = inbound.language or (None if text.startswith("/") else guess_language(text))
@@ -202,13 +212,9 @@ class Engine:
             session.flush()
         elif inbound.phone and not reporter.phone:
             reporter.phone = inbound.phone
-        if conv is None:
-            conv = Conversation(reporter_id=reporter.id, state="idle", slots={})
-            session.add(conv)
-            session.flush()
-        turn = Turn(session, reporter, conv)
-        idle = utcnow() - conv.updated_at
-        if conv.state != "idle" and idle > timedelta(minutes=self.settings.idle_minutes):
+        turn = Turn(session, reporter, ConversationState.from_row(reporter.id, row))
+        idle = utcnow() - turn.conv.updated_at
+        if turn.conv.state != "idle" and idle > timedelta(minutes=self.settings.idle_minutes):
             turn.reset()
             turn.say("expired")
         return turn
