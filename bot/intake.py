@@ -89,8 +89,9 @@ class Intake:
             status="accepted" if located else "needs_location",
             created_at=now,
         )
-        # Built with the case so its events collection is never lazily loaded for the append.
-        case.events = [CaseEvent(status=case.status, actor=actor, created_at=now)]
+        # Initialised with the case, so appending never loads it. Its first event is added after
+        # the insert, and goes out in one statement with what the listeners add.
+        case.events = []
         if place is not None:
             case.lat, case.lon, case.location_source = place.lat, place.lon, place.provider
             if place.cell is not None:
@@ -103,6 +104,7 @@ class Intake:
         session.add(case)
         session.flush()
         case.number = case_number(case.id, now)
+        case.events.append(CaseEvent(status=case.status, actor=actor, created_at=now))
         for attachment in attachments:
             attachment.case_id = case.id
         # The listeners' queries need nothing unflushed, so the number, the attachments and

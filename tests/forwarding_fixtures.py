@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from bot.intake import Intake
 from categories import load_tree
@@ -224,9 +225,12 @@ class Env:
              label: str = "component:0101", channel: str = "telegram", sender: str = "1001",
              language: str = "zh", consent: bool = True, phone: str | None = "13812345678") -> str:
         with transaction(self.runtime.sessions) as session:
-            reporter = Reporter(channel=channel, channel_user_id=sender, language=language,
-                                consent_contact=consent, phone=phone, display_name="张三")
-            session.add(reporter)
+            reporter = session.scalar(select(Reporter).filter_by(channel=channel,
+                                                                 channel_user_id=sender))
+            if reporter is None:
+                reporter = Reporter(channel=channel, channel_user_id=sender, language=language,
+                                    consent_contact=consent, phone=phone, display_name="张三")
+                session.add(reporter)
             place = GeoResult(lat=lat, lon=lon, provider="pin", confidence=1.0, matched="九州路口",
                               cell=GRID)
             case = self.intake.file_case(session, text=text, classification=classification(label),

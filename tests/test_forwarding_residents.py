@@ -125,6 +125,19 @@ def test_duplicate_linking_rules(fwd, change, linked):
         assert document["duplicate_of"] == original
 
 
+def test_a_resident_follows_an_original_once(fwd):
+    """Another duplicate from a follower, or one from the original's own reporter, adds no
+    second follower; each is still linked."""
+    original = fwd.file("九州路口的井盖坏了", sender="a")
+    again = [fwd.file(text, lat=35.7472, sender=sender) for text, sender in [
+        ("九州路口井盖坏了", "b"), ("九州路口井盖还是坏的", "b"), ("九州路口井盖坏了没人修", "a")]]
+    assert [fwd.case(n).duplicate_of.number for n in again] == [original] * 3
+    with transaction(fwd.runtime.sessions) as session:
+        followers = session.scalars(select(Reporter.channel_user_id).join(
+            CaseFollower, CaseFollower.reporter_id == Reporter.id)).all()
+    assert followers == ["b"]
+
+
 def test_closed_cases_take_no_duplicates(fwd):
     original = fwd.file(sender="a")
     _status(fwd, original, "closed")

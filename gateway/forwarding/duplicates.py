@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from rapidfuzz import fuzz
-from sqlalchemy import bindparam, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, delete, exists, select
+from sqlalchemy.orm import Session, load_only
 
 from categories import NONE_LABEL
 from gateway.config import Config
@@ -40,8 +40,14 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-# Built once (every filing runs it); only the columns compared: a case row carries its evidence.
-_CANDIDATES = select(Case.id, Case.lat, Case.lon, Case.text).where(
+# Built once (every filing runs it). Only what is compared and linked is loaded (a case row
+# carries its evidence), the best candidate is then at hand without another query, and whether
+# the new reporter already follows a candidate comes along.
+_FOLLOWED = exists().where(CaseFollower.case_id == Case.id,
+                           CaseFollower.reporter_id == bindparam("reporter"))
+_CANDIDATES = select(Case, _FOLLOWED.label("followed")).options(
+    load_only(Case.id, Case.number, Case.reporter_id, Case.lat, Case.lon, Case.text),
+).where(
     Case.label == bindparam("label"), Case.id != bindparam("case"),
     Case.duplicate_of_id.is_(None), Case.status.in_(OPEN_STATUSES),
     Case.created_at >= bindparam("since"),
@@ -50,37 +56,42 @@ _CANDIDATES = select(Case.id, Case.lat, Case.lon, Case.text).where(
 )
 
 
-def find_original(session: Session, case: Case, settings: DuplicateSettings) -> Case | None:
+@dataclass(frozen=True)
+class Original:
+    case: Case
+    followed: bool  # by the reporter of the duplicate
+
+
+def find_original(session: Session, case: Case, settings: DuplicateSettings) -> Original | None:
     """The best open case this one repeats, or None."""
     if case.label == NONE_LABEL or case.lat is None or case.lon is None:
         return None
     dlat = settings.distance_m / 111_320
     dlon = dlat / max(math.cos(math.radians(case.lat)), 0.01)
     candidates = session.execute(_CANDIDATES, {
-        "label": case.label, "case": case.id,
+        "label": case.label, "case": case.id, "reporter": case.reporter_id,
         "since": case.created_at - timedelta(hours=settings.window_hours),
         "south": case.lat - dlat, "north": case.lat + dlat,
         "west": case.lon - dlon, "east": case.lon + dlon,
     }).all()
-    best: tuple[float, float, int] | None = None
-    for other_id, lat, lon, text in candidates:
-        meters = distance_m(case.lat, case.lon, lat, lon)
-        similarity = fuzz.WRatio(case.text, text)
+    best: tuple[float, float, Original] | None = None
+    for other, followed in candidates:
+        meters = distance_m(case.lat, case.lon, other.lat, other.lon)
+        similarity = fuzz.WRatio(case.text, other.text)
         if meters > settings.distance_m or similarity < settings.min_text_similarity:
             continue
         if best is None or (similarity, -meters) > (best[0], -best[1]):
-            best = (similarity, meters, other_id)
-    return session.get(Case, best[2]) if best else None
+            best = (similarity, meters, Original(other, followed))
+    return best[2] if best else None
 
 
-def link(session: Session, case: Case, original: Case, actor: str = "system") -> None:
+def link(session: Session, case: Case, found: Original, actor: str = "system") -> None:
     """Written at the next flush, with the rest of the filing (nothing here needs an id)."""
-    if case.reporter_id is not None and case.reporter_id != original.reporter_id:
-        known = session.scalar(select(CaseFollower.id).where(
-            CaseFollower.case_id == original.id, CaseFollower.reporter_id == case.reporter_id))
-        if known is None:
-            session.add(CaseFollower(case_id=original.id, reporter_id=case.reporter_id,
-                                     source_case_id=case.id))
+    original = found.case
+    if (case.reporter_id is not None and case.reporter_id != original.reporter_id
+            and not found.followed):
+        session.add(CaseFollower(case_id=original.id, reporter_id=case.reporter_id,
+                                 source_case_id=case.id))
     case.duplicate_of = original
     case.events.append(CaseEvent(status="linked", actor=actor, data={"original": original.number}))
     # Through the backref, so the original's history (one row per duplicate) is not loaded.
