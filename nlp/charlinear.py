@@ -43,7 +43,7 @@ def tfidf(text: str, index: dict[str, int], idf: np.ndarray) -> tuple[np.ndarray
         return np.empty(0, np.int64), np.empty(0, idf.dtype)
     cols = np.fromiter(counts, np.int64, len(counts))
     values = (1.0 + np.log(np.fromiter(counts.values(), idf.dtype, len(counts)))) * idf[cols]
-    return cols, values / np.linalg.norm(values)
+    return cols, values / np.sqrt(values.dot(values))  # np.linalg.norm's formula, without its checks
 
 
 class CharLinearModel:
@@ -65,12 +65,19 @@ class CharLinearModel:
         """(texts, labels) probabilities; a row of NaN where the text has no known n-gram."""
         out = np.full((len(texts), len(self.labels)), np.nan)
         for row, text in enumerate(texts):
-            cols, values = self.features(text)
-            if len(cols):
-                logits = values @ self.weights[cols] + self.bias
-                exp = np.exp(logits - logits.max())
-                out[row] = exp / exp.sum()
+            probs = self.probability(text)
+            if probs is not None:
+                out[row] = probs
         return out
+
+    def probability(self, text: str) -> np.ndarray | None:
+        """One text's probabilities (float32), None when it has no known n-gram."""
+        cols, values = self.features(text)
+        if not len(cols):
+            return None
+        logits = values @ self.weights[cols] + self.bias
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Label → probability per text; ``{}`` where no n-gram is known."""

@@ -57,12 +57,12 @@ def _candidates(model_cats: Mapping[str, float] | None, kw: KeywordResult,
         else:
             extra.append(label)
     chosen = np.flatnonzero(keep)
-    labels = [names[i] for i in chosen]
+    labels = [names[i] for i in chosen.tolist()]
     model = probs[chosen]
     if extra:  # keyword hits on classes the model was not trained on
         labels, model = _merge(labels, model, extra)
     labels.append(NONE_LABEL)
-    model = np.append(model, probs[position[NONE_LABEL]] if NONE_LABEL in position else 0.0)
+    model = np.concatenate((model, [probs[position[NONE_LABEL]] if NONE_LABEL in position else 0.0]))
     keywords = np.fromiter(map(kw.scores.get, labels, repeat(0.0)), np.float64, len(labels))
     return labels, model, keywords
 

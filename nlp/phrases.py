@@ -9,13 +9,13 @@ it cheap enough for thousands of messages a second.
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import chain
 from operator import itemgetter
 from typing import Generic, TypeVar
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 P = TypeVar("P")
@@ -135,21 +135,24 @@ class PhraseIndex(Generic[P]):
 
 class _FuzzyIndex:
     """Phrases worth a fuzzy comparison with a text: those sharing at least three of their
-    characters with it and missing at most one. Each phrase is filed under its two rarest
-    characters (one of them must occur in such a text), so a text looks at few phrases."""
+    characters with it and missing at most one. Each character lists the phrases holding it, so
+    the characters a phrase shares with a text are counted for every phrase at once (one
+    ``bincount`` over the lists of the text's characters), not phrase by phrase."""
 
     def __init__(self, phrases: list[str]) -> None:
         self._phrases = phrases
-        self._chars = [frozenset(p.replace(" ", "")) for p in phrases]
-        self._needed = [max(3, len(chars) - 1) for chars in self._chars]
-        frequency = Counter(chain.from_iterable(self._chars))
-        self._filed: dict[str, list[int]] = defaultdict(list)
-        for i, chars in enumerate(self._chars):
-            if len(chars) >= 3:
-                for ch in sorted(chars, key=lambda c: (frequency[c], c))[:2]:
-                    self._filed[ch].append(i)
+        chars = [frozenset(p.replace(" ", "")) for p in phrases]
+        self._needed = np.array([max(3, len(c) - 1) for c in chars], np.intp)
+        holding: dict[str, list[int]] = defaultdict(list)
+        for i, phrase_chars in enumerate(chars):
+            if len(phrase_chars) >= 3:
+                for ch in phrase_chars:
+                    holding[ch].append(i)
+        self._holding = {ch: np.array(ids, np.intp) for ch, ids in holding.items()}
 
     def candidates(self, text: str) -> list[str]:
-        present = set(text)
-        filed = sorted({i for ch in present for i in self._filed.get(ch, ())})
-        return [self._phrases[i] for i in filed if len(self._chars[i] & present) >= self._needed[i]]
+        lists = [self._holding[ch] for ch in set(text) if ch in self._holding]
+        if not lists:
+            return []
+        shared = np.bincount(np.concatenate(lists), minlength=len(self._phrases))
+        return [self._phrases[i] for i in np.flatnonzero(shared >= self._needed).tolist()]
