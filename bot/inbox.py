@@ -101,8 +101,10 @@ class Inbox:
             values |= {"status": "rejected", "error": refusal.reason, "processed_at": utcnow(),
                        "replies": [r.to_json() for r in refusal.replies]}
         try:
-            with transaction(self.factory) as session:
-                return Recorded(session.execute(_INSERT, values).scalar_one(), None)
+            # One statement that commits itself: no BEGIN and COMMIT round trips around it.
+            with self.factory.kw["bind"].connect().execution_options(
+                    isolation_level="AUTOCOMMIT") as conn:
+                return Recorded(conn.execute(_INSERT, values).scalar_one(), None)
         except IntegrityError:  # the same key raced in from a concurrent retry
             with transaction(self.factory) as session:
                 return self._recorded(self._existing(session, inbound))
