@@ -15,6 +15,19 @@ class Photo:
     source_id: str | None = None  # the channel's file id
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with every NUL character (U+0000) in its strings, at any depth, replaced by
+    U+FFFD. PostgreSQL text and JSON cannot hold NUL; replaced on every database alike, a
+    message reads and is stored the same everywhere."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(without_nul(v) for v in value)
+    return value
+
+
 @dataclass
 class Inbound:
     channel: str  # console | telegram | sms | generic_sms | hotline
@@ -27,6 +40,10 @@ class Inbound:
     language: str | None = None  # the channel's hint, e.g. Telegram's language_code
     display_name: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)  # the raw message, stored as is
+
+    def __post_init__(self) -> None:
+        for name in ("channel", "sender", "key", "text", "phone", "display_name", "payload"):
+            setattr(self, name, without_nul(getattr(self, name)))
 
     @property
     def kind(self) -> str:

@@ -84,6 +84,16 @@ def test_same_call_id_returns_the_same_case(api):
         assert session.scalar(select(func.count(Outbox.id)).where(Outbox.sink == "sms")) == 1
 
 
+def test_nul_characters_in_a_transcript_are_kept_as_replacement_characters(api):
+    runtime, post = api
+    resp = post({**CALL, "call_id": "C-2003\x00", "transcript": CALL["transcript"] + "\x00"})
+    assert resp.status_code == 201 and "\x00" not in resp.get_data(as_text=True)
+    with transaction(runtime.sessions) as session:
+        row = session.scalar(select(InboundMessage))
+        assert row.idempotency_key == "C-2003\ufffd"
+        assert row.payload["raw"]["transcript"]["transcript"].endswith("\ufffd")
+
+
 def test_turns_label_override_and_no_consent(api):
     runtime, post = api
     turns = [{"speaker": "话务员", "text": "请讲"},

@@ -135,6 +135,24 @@ def test_multi_turn_sms_conversation_files_a_case(tmp_path, database_url):
         runtime.db.dispose()
 
 
+def test_nul_characters_are_read_filed_and_stored(tmp_path, database_url):
+    """PostgreSQL cannot hold NUL in text: the report is still answered, filed and kept, with
+    U+FFFD in its place on both databases."""
+    runtime = make_runtime(tmp_path / "var", database_url, GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN)
+    try:
+        texter = Texter(create_app(runtime).test_client())
+        texter.say("淇滨大道与九州路交叉口的井盖坏了\x00")
+        number = NUMBER.search(texter.say("1")).group()
+        kept = "淇滨大道与九州路交叉口的井盖坏了\ufffd"
+        with transaction(runtime.sessions) as session:
+            first = session.scalar(select(InboundMessage).order_by(InboundMessage.id))
+            assert first.text == kept and first.payload["raw"]["twilio"]["Body"] == kept
+            assert first.status == "processed"
+            assert session.scalar(select(Case.text).where(Case.number == number)) == kept
+    finally:
+        runtime.db.dispose()
+
+
 def test_idle_conversation_expires_with_a_polite_note(sms_client, sms_runtime):
     texter = Texter(sms_client)
     texter.say("淇滨大道与九州路交叉口的井盖坏了")

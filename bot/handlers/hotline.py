@@ -20,7 +20,7 @@ from sqlalchemy import or_, select, update
 
 from bot.handlers.sms import e164
 from bot.i18n import t
-from bot.types import Inbound
+from bot.types import Inbound, without_nul
 from gateway.serialize import case_to_json
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Reporter, utcnow
@@ -117,6 +117,7 @@ def _optional(data: dict, name: str, limit: int) -> str | None:
 def parse(data: Any) -> Transcript:
     if not isinstance(data, dict):
         raise TranscriptError("expected a JSON object with call_id and transcript")
+    data = without_nul(data)
     unknown = set(data) - set(FIELDS)
     if unknown:
         raise TranscriptError(f"unknown field(s): {', '.join(sorted(unknown))}")
