@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.i18n import t
 from bot.types import Inbound, Photo, Reply
-from storage.db import transaction
+from storage.db import autocommit_twin, transaction
 from storage.models import InboundMessage, utcnow
 
 # Built once, Core not the unit of work: every message passes here, only its id comes back.
@@ -70,6 +70,7 @@ class Inbox:
     def __init__(self, factory: sessionmaker[Session], raw_dir: Path) -> None:
         self.factory = factory
         self.raw_dir = raw_dir
+        self._writer = autocommit_twin(factory.kw["bind"])  # the insert commits itself
 
     def _keep_photo_bytes(self, photo: Photo) -> str:
         digest = hashlib.sha256(photo.data).hexdigest()
@@ -101,9 +102,7 @@ class Inbox:
             values |= {"status": "rejected", "error": refusal.reason, "processed_at": utcnow(),
                        "replies": [r.to_json() for r in refusal.replies]}
         try:
-            # One statement that commits itself: no BEGIN and COMMIT round trips around it.
-            with self.factory.kw["bind"].connect().execution_options(
-                    isolation_level="AUTOCOMMIT") as conn:
+            with self._writer.connect() as conn:
                 return Recorded(conn.execute(_INSERT, values).scalar_one(), None)
         except IntegrityError:  # the same key raced in from a concurrent retry
             with transaction(self.factory) as session:

@@ -54,6 +54,15 @@ def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S, **kwa
     return engine
 
 
+def autocommit_twin(engine: Engine) -> Engine:
+    """A second pool on the same database whose connections stay in autocommit, for single
+    statements that commit themselves: no BEGIN and COMMIT round trips around them. Switching a
+    connection of the main pool instead (``execution_options(isolation_level=...)``) costs a
+    round trip back to the default isolation at every return to the pool."""
+    return make_engine(engine.url.render_as_string(hide_password=False),
+                       isolation_level="AUTOCOMMIT")
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
