@@ -60,7 +60,12 @@ _LOCK_INBOUND_AND_SENDER = (
     .outerjoin(conversation.TABLE, conversation.TABLE.c.reporter_id == Reporter.id)
     .where(_INBOUND.c.id == bindparam("row"))
     .with_for_update(of=_INBOUND))
-_FINISH_INBOUND = update(_INBOUND).where(_INBOUND.c.id == bindparam("row"))
+# Its parameters are named apart from the conversation's columns: on PostgreSQL the
+# conversation's write rides along this statement, and a key named like one of its columns
+# would be set there too.
+_FINISH_INBOUND = update(_INBOUND).where(_INBOUND.c.id == bindparam("row")).values(
+    reporter_id=bindparam("reporter"), status=bindparam("status"),
+    replies=bindparam("replies"), processed_at=bindparam("processed_at"))
 
 
 @dataclass
@@ -178,9 +183,8 @@ class Engine:
                                    replayed=True)
                 turn = self._turn(session, inbound, row)
                 rejected = self._dispatch(turn, inbound, inbound_id)
-                turn.conv.save(session)
-                session.execute(_FINISH_INBOUND, {
-                    "row": inbound_id, "reporter_id": turn.reporter.id,
+                turn.conv.save(session, _FINISH_INBOUND, {
+                    "row": inbound_id, "reporter": turn.reporter.id,
                     "status": "rejected" if rejected else "processed",
                     "replies": [r.to_json() for r in turn.replies], "processed_at": utcnow()})
                 if retried:
