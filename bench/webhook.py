@@ -1,7 +1,8 @@
 """Inbound SMS webhook benchmark: messages per second and p50/p99 latency through a real
-`gridintake` gateway under gunicorn (2 workers) on loopback, with the intake path done in full
+`gridintake serve` (gunicorn, 2 workers) on loopback, with the intake path done in full
 (signature checked, stored, classified, geocoded, replied, cases filed), against a bare Flask
-endpoint answering a fixed TwiML under the same gunicorn settings, in the same run.
+endpoint answering a fixed TwiML under the same gunicorn settings (gateway/server.py), in the
+same run.
 
 Each of N concurrent senders (a phone number) texts a report and then "1" to file it, every
 message signed like Twilio signs it. Two phases per endpoint:
@@ -53,27 +54,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(app: str, env: dict[str, str], workers: int, threads: int,
+def serve_bare(port: int, workers: int, threads: int) -> None:
+    """The bare endpoint under the gateway's own gunicorn settings (gateway/server.py)."""
+    from gateway.server import Gunicorn, gunicorn_settings
+
+    Gunicorn(lambda: bare_app, f"127.0.0.1:{port}", gunicorn_settings(workers, threads)).run()
+
+
+def start(bare: bool, env: dict[str, str], workers: int, threads: int,
           log: Path) -> tuple[subprocess.Popen, str]:
+    """`gridintake serve`, or the bare endpoint, on a free port."""
     import httpx
 
     port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads),
-         "-b", f"127.0.0.1:{port}", "--backlog", "2048", "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app],
-        env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    sizing = ["--workers", str(workers), "--threads", str(threads)]
+    command = ([sys.executable, __file__, "--serve-bare", str(port), *sizing] if bare else
+               [str(BIN / "gridintake"), "serve", "--host", "127.0.0.1", "--port", str(port), *sizing])
+    proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"gunicorn {app} exited: {log.read_text()[-2000:]}")
+            raise SystemExit(f"server exited: {log.read_text()[-2000:]}")
         try:
             httpx.post(base + "/sms/twilio", timeout=2)
             return proc, base
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.terminate()
-    raise SystemExit(f"gunicorn {app} did not start: {log.read_text()[-2000:]}")
+    raise SystemExit(f"server did not start: {log.read_text()[-2000:]}")
 
 
 async def load(base: str, senders: int, messages: int, run_id: str,
@@ -118,8 +128,8 @@ def percentiles(latencies: list[float]) -> tuple[float, float]:
             ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000)
 
 
-def measure(name: str, app: str, env: dict[str, str], args, log: Path) -> dict[str, float]:
-    proc, base = start(app, env, args.workers, args.threads, log)
+def measure(name: str, bare: bool, env: dict[str, str], args, log: Path) -> dict[str, float]:
+    proc, base = start(bare, env, args.workers, args.threads, log)
     try:
         asyncio.run(load(base, 4, 4, "w" + uuid.uuid4().hex[:5]))  # load models in both workers
         latencies, elapsed = asyncio.run(load(base, args.senders, args.messages,
@@ -179,11 +189,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1,
                         help="per worker, the same for both endpoints (>1: gthread workers)")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare, args.workers, args.threads)
+        return 0
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        bare = measure("bare Flask (fixed TwiML)", "webhook:bare_app", dict(os.environ), args,
-                       tmp / "bare.log")
+        bare = measure("bare Flask (fixed TwiML)", True, dict(os.environ), args, tmp / "bare.log")
         rows = [bare]
         backends = [("SQLite", None)]
         schema = pg_schema()
@@ -192,8 +205,7 @@ def main() -> int:
         try:
             for label, url in backends:
                 env = gateway_env(tmp / label, url)
-                rows.append(measure(f"gridintake, {label}", "gateway.app:create_app()", env, args,
-                                    tmp / f"{label}.log"))
+                rows.append(measure(f"gridintake, {label}", False, env, args, tmp / f"{label}.log"))
         finally:
             if schema:
                 drop_schema(schema)

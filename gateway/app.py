@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from pathlib import Path
 
 from flask import Flask, jsonify
 from sqlalchemy import select
@@ -15,12 +16,26 @@ from storage.db import transaction
 from storage.models import Case
 
 
+def local_secret(data_dir: Path) -> bytes:
+    """Without GRIDINTAKE_SECRET_KEY, a key made once and kept in the data directory: every
+    worker process signs sessions and CSRF tokens alike, and logins survive a restart."""
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as out:
+        out.write(os.urandom(32))
+    return path.read_bytes()
+
+
 def create_app(runtime: Runtime | None = None) -> Flask:
     runtime = runtime or Runtime.from_env()
     app = Flask(__name__)
     app.config["RUNTIME"] = runtime
     app.config["MAX_CONTENT_LENGTH"] = int(runtime.config.get("bot", "max_photo_bytes")) + 65536
-    app.secret_key = runtime.config.secret("SECRET_KEY") or os.urandom(32)
+    app.secret_key = runtime.config.secret("SECRET_KEY") or local_secret(runtime.config.data_dir)
 
     @app.get("/healthz")
     def health():

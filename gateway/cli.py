@@ -91,14 +91,16 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from gateway.app import create_app
+    from gateway.server import serve
 
-    runtime = _runtime()
-    host = args.host or runtime.config.get("server", "host")
-    port = args.port or int(runtime.config.get("server", "port"))
-    app = create_app(runtime)
-    print(f"gridintake serving on http://{host}:{port}/", file=sys.stderr, flush=True)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    config = _runtime().config
+    host = args.host or config.get("server", "host")
+    port = args.port or int(config.get("server", "port"))
+    workers = int(config.get("server", "workers")) if args.workers is None else args.workers
+    threads = int(config.get("server", "threads")) if args.threads is None else args.threads
+    kind = f"{workers} gunicorn workers" if workers else "the development server"
+    print(f"gridintake serving on http://{host}:{port}/ ({kind})", file=sys.stderr, flush=True)
+    serve(host, port, workers, threads)
     return 0
 
 
@@ -154,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "serve", cmd_serve, "run the HTTP gateway")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="gunicorn worker processes; 0: development server")
+    p.add_argument("--threads", type=int, help="threads per worker (gthread workers when > 1)")
 
     inbound = sub.add_parser("inbound", help="stored inbound messages").add_subparsers(
         dest="inbound_command", required=True)

@@ -134,7 +134,7 @@ def test_a_server_killed_mid_processing_loses_no_message(pg_runtime, postgres_ur
         assert row.status == "received"
         wait_for("the engine to block on the conversation table",
                  lambda: lock_waiters(lock, "conversation"))
-        os.kill(proc.pid, signal.SIGKILL)  # the console script is the server process itself
+        os.killpg(proc.pid, signal.SIGKILL)  # gunicorn's master and its workers, all at once
         assert proc.wait(timeout=10) == -signal.SIGKILL
         texting.join(timeout=10)
         assert "response" not in sent and "error" in sent  # the resident got no answer

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.app import local_secret
 from tests.test_sms_support import TOKEN, sign, twilio_form
 
 GRIDINTAKE = Path(sys.executable).with_name("gridintake")
@@ -30,8 +31,9 @@ def free_port() -> int:
 def serving(env: dict[str, str], log_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
     port = free_port()
     with log_path.open("a") as log:
+        # its own process group: gunicorn's master and workers can be killed together
         proc = subprocess.Popen([str(GRIDINTAKE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
@@ -96,3 +98,17 @@ def test_nothing_new_is_stored_by_refused_or_replayed_posts(served, tmp_path):
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from inbound_message")).scalar() == 1
     engine.dispose()
+
+
+def test_serve_runs_two_gunicorn_workers_by_default(served, tmp_path):
+    assert httpx.get(served + "/healthz", timeout=10).json() == {"ok": True}
+    log = (tmp_path / "serve.log").read_text()
+    assert "(2 gunicorn workers)" in log and log.count("Booting worker") == 2
+
+
+def test_workers_share_one_secret_key_kept_in_the_data_directory(tmp_path):
+    """Without GRIDINTAKE_SECRET_KEY every worker signs admin sessions with the same key."""
+    first, again = local_secret(tmp_path / "var"), local_secret(tmp_path / "var")
+    assert first == again and len(first) == 32
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert local_secret(tmp_path / "elsewhere") != first
