@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.i18n import t
 from gateway.admin.review import decide
 from gateway.forwarding import platform_for
 from gateway.forwarding.signing import HEADER, verify
@@ -56,6 +57,30 @@ def test_relabel_after_forwarding_recomputes_due_and_sends_a_signed_update(fwd):
     assert body["data"]["case"]["label"] == NEW
     assert body["data"]["case"]["due_at"].startswith(case.due_at.isoformat()[:16])
     assert len(fwd.receiver.webhook("case.created")) == 1
+
+
+def test_residents_behind_an_open_case_hear_of_the_new_class(fwd):
+    number = fwd.file(label=OLD, sender="tg-1", language="en")
+    fwd.file(label=OLD, lat=35.7472, channel="sms", sender="+8613900000001", language="zh")
+    _review(fwd, number, NEW)
+    fwd.drain()
+    tree = fwd.runtime.tree()
+    assert [m["text"] for m in fwd.residents.to("tg-1")] == [
+        t("case_relabeled", "en", number=number, category_en=tree.get(NEW).name_en)]
+    assert [m["text"] for m in fwd.residents.to("+8613900000001")] == [
+        t("case_relabeled", "zh", number=number, category_zh=tree.get(NEW).name_zh)]
+    _review(fwd, number, NEW)  # confirming the class tells nobody anything
+    fwd.drain()
+    assert len(fwd.residents.to("tg-1")) == 1
+
+
+def test_a_relabel_after_closure_is_not_announced(fwd):
+    number = fwd.file(label=OLD, sender="tg-1")
+    with transaction(fwd.runtime.sessions) as session:
+        session.scalar(select(Case).where(Case.number == number)).status = "closed"
+    _review(fwd, number, NEW)
+    fwd.drain()
+    assert fwd.residents.to("tg-1") == []
 
 
 def test_relabel_before_the_worker_ran_rewrites_the_pending_creation(fwd):

@@ -57,6 +57,8 @@ def realistic_values(lang: str) -> dict[str, str]:
     crossing with its suffix, a case number, three options, a full list of cases."""
     tree = load_tree()
     longest = sorted(tree, key=lambda c: len(c.name(lang)), reverse=True)
+    longest_zh = max(tree, key=lambda c: len(c.name_zh))
+    longest_en = max(tree, key=lambda c: len(c.name_en))
     number = "GI-20261122-000123"
     place = "淇滨大道与九州路交叉口附近" if lang == "zh" else "Qibin Ave & Jiuzhou Rd"
     status = max(catalog()["status_names"][lang].values(), key=len)
@@ -69,6 +71,7 @@ def realistic_values(lang: str) -> dict[str, str]:
         "more": "997",
         "department": "鹤壁市城市管理局" if lang == "zh" else "City Management Bureau",
         "reason": "不属于本市管辖范围" if lang == "zh" else "outside the city's remit",
+        "category_zh": longest_zh.name_zh, "category_en": longest_en.name_en,
         "status_zh": catalog()["status_names"]["zh"]["in_progress"],
         "status_en": catalog()["status_names"]["en"]["in_progress"],
     }

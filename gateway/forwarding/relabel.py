@@ -1,6 +1,7 @@
 """An administrator's relabel of a filed case: the new class brings its own handling time limit
-and owning department, so the due time is recomputed and the platform is told — all in the
-transaction of the relabel, like every other delivery."""
+and owning department, so the due time is recomputed, the platform is told and so are the
+residents behind an open case — all in the transaction of the relabel, like every other
+delivery."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from categories import CategoryTree
+from gateway.forwarding.notify import notify_all
 from gateway.forwarding.platform import Platform
+from gateway.forwarding.status import OPEN_STATUSES
 from storage.models import Case, CaseEvent
 
 
@@ -39,4 +42,7 @@ def relabel_case(session: Session, tree: CategoryTree, case: Case, label: str, a
     session.flush()
     if platform is not None:
         platform.case_changed(session, case, key=f"{case.number}:{event.id}", reason="relabel")
+    if category is not None and case.status in OPEN_STATUSES:
+        notify_all(session, case, key="case_relabeled", dedupe=f"relabel:{event.id}",
+                   category_zh=category.name_zh, category_en=category.name_en)
     return event
