@@ -127,10 +127,28 @@ class PhraseIndex(Generic[P]):
         hits = []
         for phrase, _, _ in sorted(scored, key=itemgetter(2)):
             found = fuzz.partial_ratio_alignment(phrase, text, score_cutoff=cutoff)
-            if found is not None:
-                hits.append(Hit(phrase, found.dest_start, found.dest_end, self._payloads[phrase],
-                                similarity=found.score / 100.0))
+            if found is None:
+                continue
+            start, end, score = found.dest_start, found.dest_end, found.score
+            if _LATIN_WORD.match(phrase):  # English compares whole words: "sign" ≠ "signpost"
+                start, end = _word_start(text, start), _word_end(text, end)
+                score = fuzz.ratio(phrase, text[start:end], score_cutoff=cutoff)
+                if not score:
+                    continue
+            hits.append(Hit(phrase, start, end, self._payloads[phrase], similarity=score / 100.0))
         return hits
+
+
+def _word_start(text: str, i: int) -> int:
+    while i > 0 and text[i - 1].isascii() and text[i - 1].isalnum():
+        i -= 1
+    return i
+
+
+def _word_end(text: str, i: int) -> int:
+    while i < len(text) and text[i].isascii() and text[i].isalnum():
+        i += 1
+    return i
 
 
 class _FuzzyIndex:

@@ -139,3 +139,13 @@ def test_phrase_index_leftmost_longest_and_english_stems():
     assert [h.phrase for h in index.find("路灯井盖坏了，旁边路灯也不亮")] == ["路灯井盖", "路灯"]
     hits = index.find("two street lights out")
     assert [(h.phrase, h.payloads) for h in hits] == [("street light", ("c",))]
+
+
+def test_english_fuzzy_matches_compare_whole_words():
+    index = PhraseIndex([("signpost", "a"), ("garbage", "b"), ("路灯不亮", "c")])
+    fuzzy = lambda text: [(h.phrase, text[h.start:h.end]) for h in index.find_fuzzy(text, set())]  # noqa: E731
+    assert fuzzy("garbge everywhere") == [("garbage", "garbge")]  # a typo still counts
+    assert fuzzy("the signposts fell") == [("signpost", "signposts")]
+    assert fuzzy("the signal is out") == []  # "sign…" inside a longer word does not
+    assert fuzzy("garbagetruckdriver parked here") == []
+    assert [p for p, _ in fuzzy("楼下路灯不凉了")] == ["路灯不亮"]  # Chinese: inside the text
