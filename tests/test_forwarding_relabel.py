@@ -59,6 +59,20 @@ def test_relabel_after_forwarding_recomputes_due_and_sends_a_signed_update(fwd):
     assert len(fwd.receiver.webhook("case.created")) == 1
 
 
+def test_a_shorter_limit_that_has_passed_flags_the_case_overdue_at_once(fwd):
+    number = fwd.file(label=NEW)  # 4 h to handle it
+    with transaction(fwd.runtime.sessions) as session:
+        case = session.scalar(select(Case).where(Case.number == number))
+        case.created_at -= timedelta(hours=3)
+    _review(fwd, number, OLD)  # 2 h: an hour late already
+    case = fwd.case(number)
+    assert case.overdue and [e.status for e in case.events][-2:] == ["relabeled", "overdue"]
+    assert case.events[-1].data["late_hours"] == pytest.approx(1.0, abs=0.1)
+    fwd.drain()
+    [notice] = fwd.receiver.webhook("case.overdue")
+    assert notice.json()["number"] == number
+
+
 def test_residents_behind_an_open_case_hear_of_the_new_class(fwd):
     number = fwd.file(label=OLD, sender="tg-1", language="en")
     fwd.file(label=OLD, lat=35.7472, channel="sms", sender="+8613900000001", language="zh")

@@ -22,12 +22,17 @@ def mark_overdue(session: Session, platform: Platform, notify_platform: bool = T
         .order_by(Case.due_at).with_for_update(skip_locked=True)
     ).all()
     for case in cases:
-        case.overdue = True
-        late_h = round((now - case.due_at).total_seconds() / 3600, 1)
-        event = CaseEvent(status="overdue", data={"due_at": case.due_at.isoformat(), "late_hours": late_h})
-        case.events.append(event)
-        session.flush()
-        if notify_platform:
-            platform.notice(session, case, "overdue", key=case.number,
-                            data={"due_at": case.due_at.isoformat(), "status": case.status})
+        flag_overdue(session, case, now, platform if notify_platform else None)
     return [c.number for c in cases]
+
+
+def flag_overdue(session: Session, case: Case, now: datetime, platform: Platform | None) -> None:
+    """The case's one `overdue` event, and the platform's notice when ``platform`` is given."""
+    case.overdue = True
+    late_h = round((now - case.due_at).total_seconds() / 3600, 1)
+    event = CaseEvent(status="overdue", data={"due_at": case.due_at.isoformat(), "late_hours": late_h})
+    case.events.append(event)
+    session.flush()
+    if platform is not None:
+        platform.notice(session, case, "overdue", key=case.number,
+                        data={"due_at": case.due_at.isoformat(), "status": case.status})

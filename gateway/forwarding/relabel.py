@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from categories import CategoryTree
 from gateway.forwarding.notify import notify_all
+from gateway.forwarding.overdue import flag_overdue
 from gateway.forwarding.platform import Platform
 from gateway.forwarding.status import OPEN_STATUSES
-from storage.models import Case, CaseEvent
+from storage.models import Case, CaseEvent, utcnow
 
 
 def relabel_case(session: Session, tree: CategoryTree, case: Case, label: str, actor: str,
@@ -21,7 +22,8 @@ def relabel_case(session: Session, tree: CategoryTree, case: Case, label: str, a
     """Set the new class on the case; returns the `relabeled` event, or None if nothing changed.
 
     The due time counts from the case's filing (the resident has waited since then), so a
-    shorter limit can make the case overdue at once; the overdue sweep picks that up."""
+    shorter limit can make the case overdue at once: it is flagged in this transaction, not at
+    the next sweep."""
     if label == case.label:
         return None
     before, due_before = case.label, case.due_at
@@ -42,6 +44,11 @@ def relabel_case(session: Session, tree: CategoryTree, case: Case, label: str, a
     session.flush()
     if platform is not None:
         platform.case_changed(session, case, key=f"{case.number}:{event.id}", reason="relabel")
+    now = utcnow()
+    if (case.due_at is not None and case.due_at < now and not case.overdue
+            and case.status in OPEN_STATUSES and case.duplicate_of_id is None):
+        notice = platform is not None and platform.config.get("forwarding", "overdue_notice", True)
+        flag_overdue(session, case, now, platform if notice else None)
     if category is not None and case.status in OPEN_STATUSES:
         notify_all(session, case, key="case_relabeled", dedupe=f"relabel:{event.id}",
                    category_zh=category.name_zh, category_en=category.name_en)
