@@ -100,10 +100,15 @@ def test_nothing_new_is_stored_by_refused_or_replayed_posts(served, tmp_path):
     engine.dispose()
 
 
-def test_serve_runs_two_gunicorn_workers_by_default(served, tmp_path):
+def test_serve_runs_two_gunicorn_workers_that_load_their_models_at_boot(served, tmp_path):
     assert httpx.get(served + "/healthz", timeout=10).json() == {"ok": True}
-    log = (tmp_path / "serve.log").read_text()
-    assert "(2 gunicorn workers)" in log and log.count("Booting worker") == 2
+    log = tmp_path / "serve.log"
+    deadline = time.monotonic() + 60
+    while log.read_text().count("classifier and gazetteer loaded") < 2:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    assert "(2 gunicorn workers)" in log.read_text()
+    assert log.read_text().count("Booting worker") == 2
 
 
 def test_workers_share_one_secret_key_kept_in_the_data_directory(tmp_path):
