@@ -17,7 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.handlers import sms
 from bot.inbox import Refusal
-from bot.types import Inbound, Outcome
+from bot.types import Inbound, Outcome, without_nul
 from gateway.rate_limits import SenderLimiter
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def twilio_webhook():
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not RequestValidator(token).validate(public_url(), request.form, signature):
         return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
-    form = request.form.to_dict(flat=True)
+    form = without_nul(request.form.to_dict(flat=True))  # checked as signed, kept storable
     key = form.get("MessageSid") or form.get("SmsSid")
     sender = form.get("From")
     if not key or not sender:
@@ -110,7 +110,7 @@ def _generic_fields(body: bytes) -> dict:
         except ValueError:
             raise ValueError('"received_at" must be an ISO 8601 time') from None
     data["from"] = str(data["from"]).strip()
-    return data
+    return without_nul(data)
 
 
 @bp.post("/sms/generic")
