@@ -12,7 +12,7 @@ message signed like Twilio signs it. Two phases per endpoint:
   do, whether or not the server keeps up — the latency residents see at that offered load.
 Runs on SQLite and, when reachable, PostgreSQL.
 
-Usage: python bench/webhook.py [--senders 50] [--messages 10] [--interval 1] [--workers 2]
+Usage: python bench/webhook.py [--senders 50] [--messages 20] [--interval 1] [--workers 2]
                                [--threads 1]
 """
 
@@ -183,7 +183,7 @@ def gateway_env(tmp: Path, database_url: str | None) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--senders", type=int, default=50)
-    parser.add_argument("--messages", type=int, default=10, help="per sender")
+    parser.add_argument("--messages", type=int, default=20, help="per sender")
     parser.add_argument("--interval", type=float, default=1.0,
                         help="seconds between a sender's texts in the paced phase")
     parser.add_argument("--workers", type=int, default=2)
