@@ -49,8 +49,8 @@ def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
 
     def overdue() -> None:
         with transaction(runtime.sessions) as session:
-            mark_overdue(session, platform_for(runtime),
-                         bool(runtime.config.get("forwarding", "overdue_notice", True)))
+            platform = platform_for(runtime)
+            mark_overdue(session, platform, platform.overdue_notice)
 
     def inbound_retry() -> None:
         """Process again inbound messages a crash or an error left unprocessed."""
@@ -117,9 +117,9 @@ def cmd_overdue_check(args: argparse.Namespace) -> int:
     from storage.db import transaction
 
     runtime = _runtime()
-    notify = not args.no_notice and bool(runtime.config.get("forwarding", "overdue_notice", True))
+    platform = platform_for(runtime)
     with transaction(runtime.sessions) as session:
-        numbers = mark_overdue(session, platform_for(runtime), notify)
+        numbers = mark_overdue(session, platform, platform.overdue_notice and not args.no_notice)
     emit({"overdue": numbers})
     return 0
 

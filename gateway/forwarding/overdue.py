@@ -26,6 +26,12 @@ def mark_overdue(session: Session, platform: Platform, notify_platform: bool = T
     return [c.number for c in cases]
 
 
+def falls_overdue(case: Case, now: datetime) -> bool:
+    """The sweep's filter for one case at hand (a relabel that shortened its time limit)."""
+    return (case.due_at is not None and case.due_at < now and not case.overdue
+            and case.status in OPEN_STATUSES and case.duplicate_of_id is None)
+
+
 def flag_overdue(session: Session, case: Case, now: datetime, platform: Platform | None) -> None:
     """The case's one `overdue` event, and the platform's notice when ``platform`` is given."""
     case.overdue = True

@@ -30,6 +30,10 @@ class Platform:
     def open311_enabled(self) -> bool:
         return bool(self.config.get("forwarding", "open311_endpoint"))
 
+    @property
+    def overdue_notice(self) -> bool:
+        return bool(self.config.get("forwarding", "overdue_notice", True))
+
     def document(self, case: Case) -> dict[str, Any]:
         return case_document(case, self.tree(), self.config.get("server", "public_url") or "")
 

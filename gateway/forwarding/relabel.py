@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from categories import CategoryTree
 from gateway.forwarding.notify import notify_all
-from gateway.forwarding.overdue import flag_overdue
+from gateway.forwarding.overdue import falls_overdue, flag_overdue
 from gateway.forwarding.platform import Platform
 from gateway.forwarding.status import OPEN_STATUSES
 from storage.models import Case, CaseEvent, utcnow
@@ -45,9 +45,8 @@ def relabel_case(session: Session, tree: CategoryTree, case: Case, label: str, a
     if platform is not None:
         platform.case_changed(session, case, key=f"{case.number}:{event.id}", reason="relabel")
     now = utcnow()
-    if (case.due_at is not None and case.due_at < now and not case.overdue
-            and case.status in OPEN_STATUSES and case.duplicate_of_id is None):
-        notice = platform is not None and platform.config.get("forwarding", "overdue_notice", True)
+    if falls_overdue(case, now):
+        notice = platform is not None and platform.overdue_notice
         flag_overdue(session, case, now, platform if notice else None)
     if category is not None and case.status in OPEN_STATUSES:
         notify_all(session, case, key="case_relabeled", dedupe=f"relabel:{event.id}",
