@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import conversation
 from bot.commands import Command, normalize_case_number, parse_command
 from bot.conversation import ConversationState
-from bot.i18n import normalize_language, status_name, t
+from bot.i18n import guess_language, normalize_language, status_name, t
 from bot.inbox import Inbox, Refusal, inbound_from_row
 from bot.intake import CITY_TZ, Intake, relabel
 from bot.photos import BadPhoto, store_photo
 from bot.types import Choice, Inbound, Outcome, Reply
+from cases import reporters
 from categories import NONE_LABEL
 from geo.types import GeoResult, geo_result_from_json, geo_result_to_slots
 from nlp.types import Classification, classification_from_json
@@ -76,14 +77,6 @@ class BotSettings:
     idle_minutes: int = 30
     confirm_below: float = 0.55
     min_geo_confidence: float = 0.6
-
-
-def guess_language(text: str) -> str | None:
-    """zh when the text has Chinese characters, en when it is mostly Latin letters."""
-    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
-        return "zh"
-    letters = sum(ch.isascii() and ch.isalpha() for ch in text)
-    return "en" if letters >= 3 else None
 
 
 class Turn:
@@ -204,18 +197,10 @@ class Engine:
     def _turn(self, session: Session, inbound: Inbound, row: Row) -> Turn:
         """The sender's reporter and conversation (`row` of the locking query), created at
         their first message."""
-        reporter = row.Reporter
-        if reporter is None:
-            text = inbound.text or ""
-            lang = inbound.language or (None if text.startswith("/") else guess_language(text))
-            reporter = Reporter(
-                channel=inbound.channel, channel_user_id=inbound.sender, phone=inbound.phone,
-                language=normalize_language(lang), display_name=inbound.display_name,
-            )
-            session.add(reporter)
-            session.flush()
-        elif inbound.phone and not reporter.phone:
-            reporter.phone = inbound.phone
+        reporter = reporters.adopt(
+            session, row.Reporter, channel=inbound.channel, sender=inbound.sender,
+            phone=inbound.phone, language=inbound.language, text=inbound.text or "",
+            display_name=inbound.display_name)
         turn = Turn(session, reporter, ConversationState.from_row(reporter.id, row))
         idle = utcnow() - turn.conv.updated_at
         if turn.conv.state != "idle" and idle > timedelta(minutes=self.settings.idle_minutes):

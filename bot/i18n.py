@@ -26,6 +26,14 @@ def normalize_language(lang: str | None) -> str:
     return "en" if lang.startswith("en") else DEFAULT_LANGUAGE
 
 
+def guess_language(text: str) -> str | None:
+    """zh when the text has Chinese characters, en when it is mostly Latin letters."""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return "zh"
+    letters = sum(ch.isascii() and ch.isalpha() for ch in text)
+    return "en" if letters >= 3 else None
+
+
 def t(key: str, lang: str, **values: Any) -> str:
     entry = catalog()[key]
     template = entry.get(lang) or entry[DEFAULT_LANGUAGE]

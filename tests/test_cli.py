@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,18 @@ def test_wrong_config_names_the_setting(env, tmp_path):
     result = gi({**env, "GRIDINTAKE_CONFIG": str(bad)}, "db", "upgrade", ok=False)
     assert result.returncode == 1
     assert "confirm_bellow" in result.stderr and "[bot]" in result.stderr
+
+
+def test_report_twice_from_one_phone_files_two_cases_for_one_reporter(env):
+    """The one-shot report finds the reporter its phone made the first time (it used to insert
+    a second one and crash on the unique channel/sender key)."""
+    args = ("report", "--text", "路灯不亮了", "--phone", "13800001234")
+    first = json.loads(gi(env, *args).stdout)
+    second = json.loads(gi(env, *args).stdout)
+    assert first["number"] != second["number"]
+    db = sqlite3.connect(Path(env["GRIDINTAKE_DATA_DIR"]) / "gridintake.db")
+    reporters = db.execute("SELECT id, phone FROM reporter WHERE channel = 'console'").fetchall()
+    owners = {row[0] for row in db.execute("SELECT reporter_id FROM \"case\"")}
+    db.close()
+    assert len(reporters) == 1 and reporters[0][1] == "13800001234"
+    assert owners == {reporters[0][0]}

@@ -7,9 +7,10 @@ from typing import Any
 
 from bot.intake import relabel
 from bot.photos import BadPhoto, store_photo
+from cases import reporters
 from gateway.serialize import case_to_json
 from storage.db import transaction
-from storage.models import Attachment, Reporter
+from storage.models import Attachment
 
 
 def file_report(runtime, *, text: str, lat: float | None = None, lon: float | None = None,
@@ -37,9 +38,9 @@ def file_report(runtime, *, text: str, lat: float | None = None, lon: float | No
         except BadPhoto as exc:
             raise ValueError(f"the photo was not accepted: {exc}") from None
     with transaction(runtime.sessions) as session:
-        reporter = Reporter(channel=channel, channel_user_id=sender or phone or uuid.uuid4().hex,
-                            phone=phone, language=classification.language or "zh")
-        session.add(reporter)
+        reporter = reporters.get_or_create(
+            session, channel=channel, sender=sender or phone or uuid.uuid4().hex, phone=phone,
+            language=classification.language or "zh")
         attachments = []
         if stored is not None:
             attachments.append(Attachment(

@@ -27,9 +27,9 @@ import httpx
 from sqlalchemy import or_, select
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.engine import guess_language
-from bot.i18n import normalize_language, t
+from bot.i18n import guess_language, normalize_language, t
 from bot.types import Inbound, Outcome, Photo, Reply
+from cases import reporters
 from storage.db import transaction
 from storage.models import Conversation, InboundMessage, Reporter, utcnow
 
@@ -116,23 +116,13 @@ def phone_opted_out(session, phone: str) -> bool:
     ) is not None
 
 
-def _reporter(session, inbound: Inbound) -> Reporter:
-    reporter = session.scalar(select(Reporter).where(Reporter.channel == inbound.channel,
-                                                     Reporter.channel_user_id == inbound.sender))
-    if reporter is None:
-        reporter = Reporter(channel=inbound.channel, channel_user_id=inbound.sender,
-                            phone=inbound.phone, language=normalize_language(
-                                inbound.language or guess_language(inbound.text or "")))
-        session.add(reporter)
-        session.flush()
-    return reporter
-
-
 def _set_opt_out(runtime, inbound: Inbound, inbound_id: int, opted_out: bool,
                  reply_key: str | None) -> Outcome:
     """Flip every reporter with this number and mark the stored keyword message processed."""
     with transaction(runtime.sessions) as session:
-        reporter = _reporter(session, inbound)
+        reporter = reporters.get_or_create(session, channel=inbound.channel, sender=inbound.sender,
+                                           phone=inbound.phone, language=inbound.language,
+                                           text=inbound.text or "")
         phone = inbound.phone or inbound.sender
         for other in session.scalars(select(Reporter).where(
                 or_(Reporter.phone == phone, Reporter.id == reporter.id))):

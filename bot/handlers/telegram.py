@@ -40,9 +40,8 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.engine import guess_language
 from bot.handlers.telegram_outbox import bot_base_url, choice_rows, file_base_url, send_outbox
-from bot.i18n import normalize_language
+from bot.i18n import guess_language, normalize_language
 from bot.inbox import Refusal
 from bot.types import Inbound, Photo, Reply
 from gateway.config import ConfigError
