@@ -20,10 +20,11 @@ from bot.commands import Command, normalize_case_number, parse_command
 from bot.conversation import ConversationState
 from bot.i18n import guess_language, normalize_language, status_name, t
 from bot.inbox import Inbox, Refusal, inbound_from_row
-from bot.intake import CITY_TZ, Intake, relabel
 from bot.photos import BadPhoto, store_photo
 from bot.types import Choice, Inbound, Outcome, Reply
 from cases import reporters
+from cases.filing import CITY_TZ, Intake
+from cases.relabel import relabel
 from categories import NONE_LABEL
 from geo.types import GeoResult, geo_result_from_json, geo_result_to_slots
 from nlp.types import Classification, classification_from_json

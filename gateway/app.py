@@ -10,8 +10,8 @@ from pathlib import Path
 from flask import Flask, jsonify
 from sqlalchemy import select
 
+from cases.serialize import case_to_json
 from gateway.runtime import Runtime
-from gateway.serialize import case_to_json
 from storage.db import transaction
 from storage.models import Case
 

@@ -70,7 +70,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_case_show(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from gateway.serialize import case_to_json
+    from cases.serialize import case_to_json
     from storage.db import transaction
     from storage.models import Case
 

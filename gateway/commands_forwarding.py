@@ -43,8 +43,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
     from datetime import timedelta
 
+    from cases.overdue import mark_overdue
     from gateway.forwarding import platform_for
-    from gateway.forwarding.overdue import mark_overdue
     from storage.db import transaction
 
     def overdue() -> None:
@@ -77,7 +77,7 @@ def _poll(runtime) -> dict[str, str]:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from gateway.forwarding.outbox import row_to_json
+    from cases.outbox import row_to_json
     from storage.db import transaction
     from storage.models import Outbox
 
@@ -93,7 +93,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
-    from gateway.forwarding.outbox import row_to_json
+    from cases.outbox import row_to_json
     from storage.db import transaction
     from storage.models import Outbox, utcnow
 
@@ -112,8 +112,8 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_overdue_check(args: argparse.Namespace) -> int:
+    from cases.overdue import mark_overdue
     from gateway.forwarding import platform_for
-    from gateway.forwarding.overdue import mark_overdue
     from storage.db import transaction
 
     runtime = _runtime()
@@ -133,8 +133,8 @@ def cmd_open311_poll(args: argparse.Namespace) -> int:
 
 
 def cmd_case_unlink(args: argparse.Namespace) -> int:
-    from gateway.forwarding.duplicates import unlink
-    from gateway.serialize import case_to_json
+    from cases.duplicates import unlink
+    from cases.serialize import case_to_json
     from storage.db import transaction
     from storage.models import Case
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import BotSettings, Engine
 from bot.handlers import sms
-from bot.intake import Intake
+from cases.filing import Intake
 from categories import CategoryTree, load_tree
 from gateway.config import Config, load_config
 from gateway.forwarding import case_listeners, rating_listeners, retry_listeners

@@ -115,7 +115,7 @@ class Conversation(Base):
 
 class Case(Base):
     __tablename__ = "case"
-    # label + latitude band + longitude: the duplicate search's bounding box (forwarding/duplicates).
+    # label + latitude band + longitude: the duplicate search's bounding box (cases/duplicates).
     __table_args__ = (Index("ix_case_label_created", "label", "created_at"),
                       Index("ix_case_label_lat_lon", "label", "lat", "lon"))
 

@@ -21,7 +21,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bot.intake import Intake
+from cases.filing import Intake
 from categories import load_tree
 from gateway.forwarding import case_listeners
 from gateway.forwarding.senders import (

@@ -18,10 +18,10 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select, update
 
+from cases.document import case_schema
+from cases.overdue import mark_overdue
+from cases.platform import Platform
 from gateway.cli import main as cli
-from gateway.forwarding.document import case_schema
-from gateway.forwarding.overdue import mark_overdue
-from gateway.forwarding.platform import Platform
 from gateway.forwarding.signing import HEADER, verify
 from gateway.forwarding.worker import backoff_delay
 from storage.db import transaction
@@ -156,7 +156,7 @@ def test_each_idempotency_key_is_delivered_once_across_runs(fwd):
 
 def test_in_doubt_resident_messages_are_not_sent_twice(fwd):
     """A worker that died while sending to a resident: the row is parked, not re-sent."""
-    from gateway.forwarding.status import apply_status
+    from cases.status import apply_status
 
     number = fwd.file()
     fwd.drain()

@@ -9,7 +9,8 @@ from georeport import GeoReport
 from sqlalchemy import select
 
 from bot.i18n import t
-from gateway.forwarding.open311 import Open311Client, service_code
+from cases.open311 import service_code
+from gateway.forwarding.open311 import Open311Client
 from gateway.forwarding.poll import poll_open311
 from storage.db import transaction
 from storage.models import Outbox

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import select
 
-from gateway.forwarding.outbox import enqueue
+from cases.outbox import enqueue
 from gateway.forwarding.signing import HEADER, verify
 from gateway.forwarding.worker import Worker
 from storage.db import transaction

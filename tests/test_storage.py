@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from bot.inbox import Inbox, inbound_from_row
-from bot.intake import case_number
 from bot.types import Inbound, Photo, Reply
+from cases.filing import case_number
 from storage.catalog import bump_counter, effective_tree, keyword_version, save_override
 from storage.db import make_engine, make_session_factory, transaction
 from storage.migrate import downgrade, upgrade

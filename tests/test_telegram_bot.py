@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.handlers.telegram import build_application
 from bot.handlers.telegram_outbox import send_outbox
-from gateway.forwarding.notify import ask_for_rating, message
+from cases.notices import ask_for_rating, message
 from gateway.forwarding.senders import register_sender
 from gateway.forwarding.worker import Worker
 from storage.db import transaction

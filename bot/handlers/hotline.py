@@ -18,10 +18,12 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from bot.handlers.oneshot import file_report
 from bot.handlers.sms import e164
 from bot.i18n import t
 from bot.types import Inbound, without_nul
-from gateway.serialize import case_to_json
+from cases.outbox import enqueue
+from cases.serialize import case_to_json
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Reporter, utcnow
 
@@ -231,8 +233,6 @@ def _place_point(runtime, place: str | None) -> tuple[float | None, float | None
 
 def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
     """File one call (or find the case it already made). Raises TranscriptError for bad input."""
-    from bot.handlers.oneshot import file_report
-
     call = parse(data)
     text = _check_fileable(runtime, call)
     inbound = Inbound(channel=CHANNEL, sender=call.operator_id or actor, key=call.call_id,
@@ -269,8 +269,6 @@ def _filed_before(runtime, call_id: str) -> str | None:
 def _finish(runtime, row_id: int, call: Transcript, number: str, actor: str,
             operator_place: bool) -> bool:
     """Record the operator's facts on the case, the SMS to the caller, and the row's outcome."""
-    from gateway.forwarding.outbox import enqueue
-
     with transaction(runtime.sessions) as session:
         case = session.scalar(select(Case).where(Case.number == number))
         reporter = session.get(Reporter, case.reporter_id)

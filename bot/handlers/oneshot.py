@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bot.intake import relabel
 from bot.photos import BadPhoto, store_photo
 from cases import reporters
-from gateway.serialize import case_to_json
+from cases.relabel import relabel
+from cases.serialize import case_to_json
 from storage.db import transaction
 from storage.models import Attachment
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from flask import abort, current_app, render_template, request, url_for
 from sqlalchemy import or_, select
 
-from bot.intake import CITY_TZ
+from cases.filing import CITY_TZ
+from cases.serialize import case_to_json
 from gateway.admin import bp
 from gateway.admin.security import require, runtime
-from gateway.serialize import case_to_json
 from storage.db import transaction
 from storage.models import AuditLog, Case
 

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
+from cases.platform import Platform
+from cases.relabel import relabel_case
 from categories import NONE_LABEL, CategoryTree
 from gateway.admin.audit import record
-from gateway.forwarding.platform import Platform
-from gateway.forwarding.relabel import relabel_case
 from storage.models import Case, TrainingExample
 
 QUEUE_LIMIT = 50

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.intake import CITY_TZ
+from cases.filing import CITY_TZ
 from categories import CategoryTree
 from storage.models import Case, utcnow
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from gateway.forwarding.duplicates import DuplicateSettings, duplicate_listener
-from gateway.forwarding.notify import late_replies
-from gateway.forwarding.platform import Platform
-from storage.models import Case
+from cases.duplicates import DuplicateSettings, duplicate_listener
+from cases.notices import late_replies
+from cases.platform import Platform
 
 
 def platform_for(runtime: Any) -> Platform:
@@ -29,18 +26,7 @@ def case_listeners(runtime: Any) -> list:
 
 def rating_listeners(runtime: Any) -> list:
     """For `engine.rating_listeners`: the resident's rating goes back to the platform."""
-    platform = platform_for(runtime)
-    threshold = int(runtime.config.get("forwarding", "not_satisfied_below", 3))
-
-    def forward_rating(session: Session, case: Case) -> None:
-        rated = next((e for e in reversed(case.events) if e.status == "rated"), None)
-        key = f"{case.number}:{rated.id if rated else case.rating}"
-        platform.notice(session, case, "rated", key=key, data={
-            "rating": case.rating, "comment": case.rating_comment,
-            "not_satisfied": case.rating is not None and case.rating < threshold,
-        })
-
-    return [forward_rating]
+    return [platform_for(runtime).forward_rating]
 
 
 def retry_listeners(runtime: Any) -> list:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.forwarding.open311 import TOKEN_PREFIX, Open311Client
-from gateway.forwarding.status import IllegalTransition, apply_status
+from cases.open311 import TOKEN_PREFIX
+from cases.status import IllegalTransition, apply_status
+from gateway.forwarding.open311 import Open311Client
 from storage.db import transaction
 from storage.models import Case
 

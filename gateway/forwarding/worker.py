@@ -25,8 +25,9 @@ from typing import Any
 import httpx
 from sqlalchemy import or_, select, update
 
-from gateway.forwarding.open311 import Open311Client, Open311Sink, record_result
-from gateway.forwarding.outbox import RESIDENT_SINKS
+from cases.open311 import record_result
+from cases.outbox import RESIDENT_SINKS
+from gateway.forwarding.open311 import Open311Client, Open311Sink
 from gateway.forwarding.senders import (
     PermanentError,
     RecipientUnreachable,

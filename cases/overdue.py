@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.forwarding.platform import Platform
-from gateway.forwarding.status import OPEN_STATUSES
+from cases.platform import Platform
+from cases.status import OPEN_STATUSES
 from storage.models import Case, CaseEvent, utcnow
 
 

@@ -113,19 +113,3 @@ class Intake:
             for listener in self.listeners:
                 listener(session, case)
         return case
-
-
-def relabel(tree: CategoryTree, classification: Classification, label: str) -> Classification:
-    """A person's correction of the class (resident's pick, operator's override), kept as evidence."""
-    if label != NONE_LABEL and label not in tree:
-        raise ValueError(f"unknown label {label}")
-    category = tree.get(label)
-    classification.evidence = {**classification.evidence, "override": label,
-                               "classified_as": classification.label}
-    classification.label = label
-    classification.kind = category.kind if category else None
-    classification.major = category.major if category else None
-    classification.minor = category.minor if category else None
-    classification.name = category.name_zh if category else ""
-    classification.name_en = category.name_en if category else ""
-    return classification

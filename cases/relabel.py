@@ -6,15 +6,41 @@ delivery."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from categories import CategoryTree
-from gateway.forwarding.notify import notify_all
-from gateway.forwarding.overdue import falls_overdue, flag_overdue
-from gateway.forwarding.platform import Platform
-from gateway.forwarding.status import OPEN_STATUSES
+from cases.notices import notify_all
+from cases.overdue import falls_overdue, flag_overdue
+from cases.platform import Platform
+from cases.status import OPEN_STATUSES
+from categories import NONE_LABEL, Category, CategoryTree
+from nlp.types import Classification
 from storage.models import Case, CaseEvent, utcnow
+
+
+def category_fields(category: Category | None) -> dict[str, Any]:
+    """The fields a case or a classification copies from its class (none when the label has
+    no class, e.g. `none`)."""
+    return {"kind": category.kind if category else None,
+            "major": category.major if category else None,
+            "minor": category.minor if category else None,
+            "name_zh": category.name_zh if category else "",
+            "name_en": category.name_en if category else ""}
+
+
+def relabel(tree: CategoryTree, classification: Classification, label: str) -> Classification:
+    """A person's correction of the class (resident's pick, operator's override), kept as evidence."""
+    if label != NONE_LABEL and label not in tree:
+        raise ValueError(f"unknown label {label}")
+    fields = category_fields(tree.get(label))
+    classification.evidence = {**classification.evidence, "override": label,
+                               "classified_as": classification.label}
+    classification.label = label
+    classification.kind, classification.major = fields["kind"], fields["major"]
+    classification.minor = fields["minor"]
+    classification.name, classification.name_en = fields["name_zh"], fields["name_en"]
+    return classification
 
 
 def relabel_case(session: Session, tree: CategoryTree, case: Case, label: str, actor: str,
@@ -28,11 +54,10 @@ def relabel_case(session: Session, tree: CategoryTree, case: Case, label: str, a
         return None
     before, due_before = case.label, case.due_at
     category = tree.get(label)
+    fields = category_fields(category)
     case.label = label
-    case.kind = category.kind if category else None
-    case.major = category.major if category else None
-    case.minor = category.minor if category else None
-    case.category_name = category.name_zh if category else ""
+    case.kind, case.major, case.minor = fields["kind"], fields["major"], fields["minor"]
+    case.category_name = fields["name_zh"]
     hours = category.time_limit_hours if category else None
     case.due_at = case.created_at + timedelta(hours=hours) if hours else None
     event = CaseEvent(case=case, status="relabeled", actor=actor, data={

@@ -9,16 +9,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cases.document import case_document
+from cases.open311 import request_fields
+from cases.outbox import enqueue
 from categories import NONE_LABEL, CategoryTree
-from gateway.config import Config
-from gateway.forwarding.document import case_document
-from gateway.forwarding.open311 import request_fields
-from gateway.forwarding.outbox import enqueue
 from storage.models import Case, Outbox
 
 
 class Platform:
-    def __init__(self, config: Config, tree: Callable[[], CategoryTree]) -> None:
+    def __init__(self, config: Any, tree: Callable[[], CategoryTree]) -> None:
         self.config = config
         self.tree = tree
 
@@ -33,6 +32,10 @@ class Platform:
     @property
     def overdue_notice(self) -> bool:
         return bool(self.config.get("forwarding", "overdue_notice", True))
+
+    @property
+    def not_satisfied_below(self) -> int:
+        return int(self.config.get("forwarding", "not_satisfied_below", 3))
 
     def document(self, case: Case) -> dict[str, Any]:
         return case_document(case, self.tree(), self.config.get("server", "public_url") or "")
@@ -58,6 +61,15 @@ class Platform:
                    "data": data}
         return enqueue(session, sink="webhook", key=f"webhook:{kind}:{key}", case_id=case.id,
                        payload=payload)
+
+    def forward_rating(self, session: Session, case: Case) -> Outbox | None:
+        """The rating listener: the resident's rating goes back, flagged when not satisfied."""
+        rated = next((e for e in reversed(case.events) if e.status == "rated"), None)
+        key = f"{case.number}:{rated.id if rated else case.rating}"
+        return self.notice(session, case, "rated", key=key, data={
+            "rating": case.rating, "comment": case.rating_comment,
+            "not_satisfied": case.rating is not None and case.rating < self.not_satisfied_below,
+        })
 
     def case_changed(self, session: Session, case: Case, key: str, reason: str) -> list[Outbox]:
         """The case changed after filing (e.g. relabelled). A creation row no worker has touched

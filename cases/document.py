@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 
 @cache
 def case_schema() -> dict[str, Any]:
-    return json.loads(resources.files("gateway.forwarding").joinpath("case.schema.json").read_text("utf-8"))
+    return json.loads(resources.files("cases").joinpath("data", "case.schema.json").read_text("utf-8"))
 
 
 def mask_phone(phone: str | None) -> str | None:

@@ -6,18 +6,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.orm import Session, load_only
 
+from cases.notices import message
+from cases.status import OPEN_STATUSES
 from categories import NONE_LABEL
-from gateway.config import Config
-from gateway.forwarding.notify import message
-from gateway.forwarding.status import OPEN_STATUSES
+from geo.coords import distance_m
 from storage.models import Case, CaseEvent, CaseFollower
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True)
@@ -27,17 +26,10 @@ class DuplicateSettings:
     min_text_similarity: float = 40
 
     @classmethod
-    def from_config(cls, config: Config) -> DuplicateSettings:
+    def from_config(cls, config: Any) -> DuplicateSettings:
         section = config["duplicates"]
         return cls(float(section["distance_m"]), float(section["window_hours"]),
                    float(section["min_text_similarity"]))
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 # Built once (every filing runs it). Only what is compared and linked is loaded (a case row

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from bot.i18n import t
 from bot.types import Choice, Reply
-from gateway.forwarding.outbox import RESIDENT_SINKS, enqueue
+from cases.outbox import RESIDENT_SINKS, enqueue
 from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
 
 RATING_CHOICES = [Choice(str(n), "★" * n) for n in range(1, 6)]

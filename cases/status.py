@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from bot.i18n import status_name
-from gateway.forwarding.notify import ask_for_rating, notify_all
+from cases.notices import ask_for_rating, notify_all
 from storage.models import Case, CaseEvent, utcnow
 
 OPEN_WORK = {"filed", "dispatched", "in_progress", "handled", "rejected", "closed"}
