@@ -17,6 +17,7 @@ from sqlalchemy import Row, Update, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from storage.models import Conversation, utcnow
+from storage.states import DialogState
 
 TABLE = Conversation.__table__
 # Selected beside other tables: labelled so a row names them apart.
@@ -39,7 +40,7 @@ def _riding(statement: Update, kind: str) -> Update:
 class ConversationState:
     reporter_id: int
     id: int | None = None  # None until first saved
-    state: str = "idle"
+    state: DialogState = DialogState.IDLE
     slots: dict[str, Any] = field(default_factory=dict)
     updated_at: datetime = field(default_factory=utcnow)
 

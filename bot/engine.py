@@ -2,6 +2,10 @@
 
 describe → classify (pick from the top 3 when unsure) → place (from the text, a pin, a photo's
 EXIF, or asked for) → optional photo → confirm → case filed with its number.
+
+The flow is a state table (`Engine.states`, in the manner of python-telegram-bot's
+conversationbot example): for each `DialogState`, the handler of a text and the handler of a
+photo or pin sent without words. Commands are the same in every state.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from storage.models import (
     Reporter,
     utcnow,
 )
+from storage.states import ANSWERED, CaseStatus, DialogState, InboundStatus
 
 log = logging.getLogger(__name__)
 MY_CASES_SHOWN = 3  # three lines of the longest category and status fit two SMS segments
@@ -88,6 +93,7 @@ class Turn:
         self.reporter = reporter
         self.conv = conv
         self.replies: list[Reply] = []
+        self.said: list[str] = []  # the catalog key of each reply, so the flow never reads replies
         self.case_number: str | None = None
 
     @property
@@ -101,14 +107,22 @@ class Turn:
     def say(self, key: str, *, choices: list[Choice] | None = None, location: bool = False,
             **values) -> None:
         self.replies.append(Reply(t(key, self.lang, **values), choices or [], location))
+        self.said.append(key)
 
-    def set_state(self, state: str, **slots) -> None:
+    def last_said(self, key: str) -> bool:
+        return bool(self.said) and self.said[-1] == key
+
+    def set_state(self, state: DialogState, **slots) -> None:
         self.conv.state = state
         self.conv.slots = {**self.conv.slots, **slots}
 
     def reset(self) -> None:
-        self.conv.state = "idle"
+        self.conv.state = DialogState.IDLE
         self.conv.slots = {}
+
+
+TextHandler = Callable[[Turn, str], None]
+AttachmentHandler = Callable[[Turn], None]
 
 
 class Engine:
@@ -130,6 +144,18 @@ class Engine:
         self.retry_listeners: list[RetryListener] = []
         # Channel → a retried message's own keywords (SMS opt-out) before the conversation sees it.
         self.retry_hooks: dict[str, RetryHook] = {}
+        D = DialogState
+        # The state table: (text handler, handler of a photo or pin without words) per state.
+        self.states: dict[DialogState, tuple[TextHandler, AttachmentHandler]] = {
+            D.IDLE: (self._on_description, self._attached_before_words),
+            D.ASK_PROBLEM: (self._on_description, self._attached_before_words),
+            D.DESCRIBED: (self._on_description, _nothing),
+            D.CHOOSE: (self._on_choice, _nothing),
+            D.AWAIT_PLACE: (self._on_place_text, self._attached_place),
+            D.CONFIRM_PLACE: (self._on_place_confirmation, self._attached_place),
+            D.CONFIRM: (self._on_confirmation, self._attached_to_confirm),
+            D.RATING: (self._on_rating, _nothing),
+        }
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -153,7 +179,7 @@ class Engine:
         with transaction(self.factory) as session:
             rows = session.scalars(
                 select(InboundMessage)
-                .where(InboundMessage.status.in_(("received", "failed")))
+                .where(InboundMessage.status.in_((InboundStatus.RECEIVED, InboundStatus.FAILED)))
                 .where(InboundMessage.channel != "hotline")  # transcripts are not chat turns
                 .where(InboundMessage.received_at < cutoff)
                 .order_by(InboundMessage.id)
@@ -172,14 +198,14 @@ class Engine:
                 row = session.execute(_LOCK_INBOUND_AND_SENDER, {
                     "row": inbound_id, "channel": inbound.channel, "sender": inbound.sender,
                 }).one()
-                if row.status in ("processed", "rejected"):
+                if row.status in ANSWERED:
                     return Outcome([Reply.from_json(r) for r in row.replies], inbound_id,
                                    replayed=True)
                 turn = self._turn(session, inbound, row)
                 rejected = self._dispatch(turn, inbound, inbound_id)
                 turn.conv.save(session, _FINISH_INBOUND, {
                     "row": inbound_id, "reporter": turn.reporter.id,
-                    "status": "rejected" if rejected else "processed",
+                    "status": InboundStatus.REJECTED if rejected else InboundStatus.PROCESSED,
                     "replies": [r.to_json() for r in turn.replies], "processed_at": utcnow()})
                 if retried:
                     for listener in self.retry_listeners:
@@ -189,7 +215,7 @@ class Engine:
             log.exception("inbound %s failed", inbound_id)
             with transaction(self.factory) as session:
                 row = session.get(InboundMessage, inbound_id)
-                row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"
+                row.status, row.error = InboundStatus.FAILED, f"{type(exc).__name__}: {exc}"
             lang = normalize_language(inbound.language or guess_language(inbound.text or ""))
             return Outcome([Reply(t("error", lang))], inbound_id)
 
@@ -204,7 +230,7 @@ class Engine:
             display_name=inbound.display_name)
         turn = Turn(session, reporter, ConversationState.from_row(reporter.id, row))
         idle = utcnow() - turn.conv.updated_at
-        if turn.conv.state != "idle" and idle > timedelta(minutes=self.settings.idle_minutes):
+        if turn.conv.state != DialogState.IDLE and idle > timedelta(minutes=self.settings.idle_minutes):
             turn.reset()
             turn.say("expired")
         return turn
@@ -232,16 +258,9 @@ class Engine:
             if inbound.photo is None and inbound.location is None:
                 turn.say("empty")
                 return True
-            self._after_attachment(turn)
+            self.states[turn.conv.state][1](turn)
             return False
-        handler = {
-            "choose": self._on_choice,
-            "confirm_place": self._on_place_confirmation,
-            "await_place": self._on_place_text,
-            "confirm": self._on_confirmation,
-            "rating": self._on_rating,
-        }.get(turn.conv.state, self._on_description)
-        handler(turn, text)
+        self.states[turn.conv.state][0](turn, text)
         return False
 
     def _command(self, turn: Turn, command: Command) -> None:
@@ -253,10 +272,9 @@ class Engine:
             turn.say("help")
         elif name == "report":
             turn.reset()
-            turn.set_state("idle")
             turn.say("ask_problem")
         elif name == "cancel":
-            if turn.conv.state == "idle" and not turn.slots:
+            if turn.conv.state == DialogState.IDLE and not turn.slots:
                 turn.say("nothing_to_cancel")
             else:
                 turn.reset()
@@ -340,22 +358,26 @@ class Engine:
             return
         turn.set_state(turn.conv.state, place=geo_result_to_slots(place))
 
-    def _after_attachment(self, turn: Turn) -> None:
-        """A photo or pin without words: move the flow on as far as it can go."""
-        state = turn.conv.state
-        if state in ("await_place", "confirm_place") and "place" in turn.slots:
+    # A photo or pin without words moves the flow on as far as it can go (the state table's
+    # second column).
+
+    def _attached_place(self, turn: Turn) -> None:
+        if "place" in turn.slots:
             self._ask_confirmation(turn)
-        elif state == "confirm":
-            if turn.replies and turn.replies[-1].text.startswith(t("outside_area", turn.lang)):
-                return
+
+    def _attached_to_confirm(self, turn: Turn) -> None:
+        if not turn.last_said("outside_area"):
             turn.say("photo_added", choices=_yes_no(turn.lang))
-        elif state in ("idle", "ask_problem") and "text" not in turn.slots:
-            if "place" in turn.slots and not turn.replies:
-                place = geo_result_from_json(turn.slots["place"])
-                turn.say("got_location_ask_problem", place=_place_words(place))
-            elif not turn.replies or turn.replies[-1].text != t("outside_area", turn.lang):
-                turn.say("ask_problem")
-            turn.set_state("ask_problem")
+
+    def _attached_before_words(self, turn: Turn) -> None:
+        if "text" in turn.slots:
+            return
+        if "place" in turn.slots and not turn.replies:
+            place = geo_result_from_json(turn.slots["place"])
+            turn.say("got_location_ask_problem", place=_place_words(place))
+        elif not turn.last_said("outside_area"):
+            turn.say("ask_problem")
+        turn.set_state(DialogState.ASK_PROBLEM)
 
     # ---- the reporting flow ---------------------------------------------------------------
 
@@ -370,7 +392,7 @@ class Engine:
                 turn.say("not_city_problem", referral=_referral(result, turn.lang))
             turn.reset()
             return
-        turn.set_state("described", text=text, classification=result.to_json())
+        turn.set_state(DialogState.DESCRIBED, text=text, classification=result.to_json())
         if result.confidence < self.settings.confirm_below:
             self._ask_category(turn, result)
             return
@@ -384,7 +406,7 @@ class Engine:
             return
         choices = [Choice(str(i), tree.get(label).name(turn.lang))
                    for i, label in enumerate(options, start=1)]
-        turn.set_state("choose", candidates=options)
+        turn.set_state(DialogState.CHOOSE, candidates=options)
         lines = "\n".join(f"{c.key} {c.label}" for c in choices)
         turn.say("pick_category", options=lines,
                  choices=[*choices, Choice("0", "—" if turn.lang == "zh" else "none")])
@@ -404,7 +426,7 @@ class Engine:
             return
         result = relabel(self.intake.tree(), classification_from_json(turn.slots["classification"]),
                          options[int(text) - 1])
-        turn.set_state("described", classification=result.to_json())
+        turn.set_state(DialogState.DESCRIBED, classification=result.to_json())
         self._find_place(turn, turn.slots["text"], result)
 
     def _category_words(self, turn: Turn) -> str:
@@ -425,16 +447,16 @@ class Engine:
                 turn.say("place_not_found", place=query, location=True)
             else:
                 turn.say("ask_place", category=category, location=True)
-            turn.set_state("await_place")
+            turn.set_state(DialogState.AWAIT_PLACE)
         elif place.cell is None:
             turn.say("outside_area", location=True)
-            turn.set_state("await_place")
+            turn.set_state(DialogState.AWAIT_PLACE)
         elif place.confidence < self.settings.min_geo_confidence:
-            turn.set_state("confirm_place", candidate=geo_result_to_slots(place))
+            turn.set_state(DialogState.CONFIRM_PLACE, candidate=geo_result_to_slots(place))
             turn.say("confirm_place", place=_place_words(place), location=True,
                      choices=[Choice("1", "✔")])
         else:
-            turn.set_state("confirm", place=geo_result_to_slots(place))
+            turn.set_state(DialogState.CONFIRM, place=geo_result_to_slots(place))
             self._ask_confirmation(turn)
 
     def _on_place_text(self, turn: Turn, text: str) -> None:
@@ -442,14 +464,14 @@ class Engine:
 
     def _on_place_confirmation(self, turn: Turn, text: str) -> None:
         if text.lower() in YES:
-            turn.set_state("confirm", place=turn.slots["candidate"])
+            turn.set_state(DialogState.CONFIRM, place=turn.slots["candidate"])
             self._ask_confirmation(turn)
         else:
             self._on_place_text(turn, text)
 
     def _ask_confirmation(self, turn: Turn) -> None:
         place = geo_result_from_json(turn.slots["place"])
-        turn.set_state("confirm")
+        turn.set_state(DialogState.CONFIRM)
         turn.say("confirm", category=self._category_words(turn), place=_place_words(place),
                  choices=_yes_no(turn.lang))
 
@@ -463,7 +485,7 @@ class Engine:
         else:  # perhaps a corrected place
             place = self.intake.geo.geocode(text)
             if place is not None and place.cell is not None:
-                turn.set_state("confirm", place=geo_result_to_slots(place))
+                turn.set_state(DialogState.CONFIRM, place=geo_result_to_slots(place))
             self._ask_confirmation(turn)
 
     def _file(self, turn: Turn) -> None:
@@ -482,7 +504,7 @@ class Engine:
         if case.duplicate_of is not None:
             turn.say("filed_duplicate", number=case.number, original=case.duplicate_of.number)
         else:
-            turn.say("filed" if case.status != "needs_location" else "filed_needs_location",
+            turn.say("filed" if case.status != CaseStatus.NEEDS_LOCATION else "filed_needs_location",
                      number=case.number)
 
     def _on_rating(self, turn: Turn, text: str) -> None:
@@ -501,6 +523,10 @@ class Engine:
             listener(turn.session, case)
         turn.reset()
         turn.say("rated")
+
+
+def _nothing(turn: Turn) -> None:
+    """A photo or pin alone changes nothing more in this state (it was stored and kept)."""
 
 
 def _yes_no(lang: str) -> list[Choice]:

@@ -15,6 +15,7 @@ from bot.i18n import t
 from bot.types import Inbound, Photo, Reply
 from storage.db import autocommit_twin, transaction
 from storage.models import InboundMessage, utcnow
+from storage.states import ANSWERED, InboundStatus
 
 # Built once, Core not the unit of work: every message passes here, only its id comes back.
 _INSERT = insert(InboundMessage.__table__).returning(InboundMessage.__table__.c.id)
@@ -99,7 +100,7 @@ class Inbox:
                   "sender": inbound.sender, "kind": inbound.kind, "text": inbound.text,
                   "payload": envelope(inbound, photo_path)}
         if refusal is not None:
-            values |= {"status": "rejected", "error": refusal.reason, "processed_at": utcnow(),
+            values |= {"status": InboundStatus.REJECTED, "error": refusal.reason, "processed_at": utcnow(),
                        "replies": [r.to_json() for r in refusal.replies]}
         try:
             with self._writer.connect() as conn:
@@ -110,6 +111,6 @@ class Inbox:
 
     @staticmethod
     def _recorded(row: InboundMessage) -> Recorded:
-        if row.status in ("processed", "rejected"):
+        if row.status in ANSWERED:
             return Recorded(row.id, [Reply.from_json(r) for r in row.replies or []])
         return Recorded(row.id, None)

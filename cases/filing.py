@@ -14,6 +14,7 @@ from categories import NONE_LABEL, CategoryTree
 from geo.types import GeoResult
 from nlp.types import Classification
 from storage.models import Attachment, Case, CaseEvent, Reporter, utcnow
+from storage.states import CaseStatus
 
 CITY_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -86,7 +87,7 @@ class Intake:
             },
             needs_review=classification.label == NONE_LABEL
             or classification.confidence < 0.5,
-            status="accepted" if located else "needs_location",
+            status=CaseStatus.ACCEPTED if located else CaseStatus.NEEDS_LOCATION,
             created_at=now,
         )
         # Initialised with the case, so appending never loads it. Its first event is added after

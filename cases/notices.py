@@ -10,6 +10,7 @@ from bot.i18n import t
 from bot.types import Choice, Reply
 from cases.outbox import RESIDENT_SINKS, enqueue
 from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
+from storage.states import DialogState
 
 RATING_CHOICES = [Choice(str(n), "★" * n) for n in range(1, 6)]
 
@@ -92,8 +93,8 @@ def ask_for_rating(session: Session, case: Case, dedupe: str) -> list[Outbox]:
             continue
         conv = session.scalar(select(Conversation).where(Conversation.reporter_id == reporter.id))
         if conv is None:
-            session.add(Conversation(reporter_id=reporter.id, state="rating",
+            session.add(Conversation(reporter_id=reporter.id, state=DialogState.RATING,
                                      slots={"case": case.number}))
-        elif conv.state in ("idle", "rating"):
-            conv.state, conv.slots = "rating", {"case": case.number}
+        elif conv.state in (DialogState.IDLE, DialogState.RATING):
+            conv.state, conv.slots = DialogState.RATING, {"case": case.number}
     return rows

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Outbox, utcnow
+from storage.states import OutboxStatus
 
 PLATFORM_SINKS = ("webhook", "open311")
 RESIDENT_SINKS = ("telegram", "sms", "generic_sms")
@@ -21,7 +22,7 @@ def enqueue(session: Session, *, sink: str, key: str, payload: Any, target: str 
     if existing is not None:
         return existing
     row = Outbox(sink=sink, target=target, case_id=case_id, payload=payload, idempotency_key=key,
-                 status="pending", attempts=0, next_attempt_at=utcnow())
+                 status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utcnow())
     session.add(row)
     return row
 

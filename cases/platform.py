@@ -14,6 +14,7 @@ from cases.open311 import request_fields
 from cases.outbox import enqueue
 from categories import NONE_LABEL, CategoryTree
 from storage.models import Case, Outbox
+from storage.states import OutboxStatus
 
 
 class Platform:
@@ -80,7 +81,7 @@ class Platform:
         document = self.document(case)
         untouched = {row.sink: row for row in session.scalars(
             select(Outbox).where(Outbox.case_id == case.id, Outbox.attempts == 0,
-                                 Outbox.status == "pending", Outbox.locked_by.is_(None),
+                                 Outbox.status == OutboxStatus.PENDING, Outbox.locked_by.is_(None),
                                  Outbox.idempotency_key.in_([f"webhook:case:{case.number}",
                                                              f"open311:case:{case.number}"]))
             .with_for_update(skip_locked=True))}

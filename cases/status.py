@@ -8,25 +8,29 @@ from sqlalchemy.orm import Session
 from bot.i18n import status_name
 from cases.notices import ask_for_rating, notify_all
 from storage.models import Case, CaseEvent, utcnow
+from storage.states import CaseStatus
 
-OPEN_WORK = {"filed", "dispatched", "in_progress", "handled", "rejected", "closed"}
-TRANSITIONS: dict[str, set[str]] = {
-    "accepted": OPEN_WORK,
-    "needs_location": OPEN_WORK,
-    "reopened": OPEN_WORK,
-    "filed": OPEN_WORK - {"filed"},
-    "dispatched": {"dispatched", "in_progress", "handled", "rejected", "closed"},
-    "in_progress": {"dispatched", "handled", "closed"},
-    "handled": {"in_progress", "verified", "closed", "reopened"},
-    "verified": {"closed", "reopened"},
-    "closed": {"reopened"},
-    "rejected": {"reopened"},
+S = CaseStatus
+OPEN_WORK = {S.FILED, S.DISPATCHED, S.IN_PROGRESS, S.HANDLED, S.REJECTED, S.CLOSED}
+# The one table of the case's life after filing: status → the statuses that may follow it.
+TRANSITIONS: dict[CaseStatus, set[CaseStatus]] = {
+    S.ACCEPTED: OPEN_WORK,
+    S.NEEDS_LOCATION: OPEN_WORK,
+    S.REOPENED: OPEN_WORK,
+    S.FILED: OPEN_WORK - {S.FILED},
+    S.DISPATCHED: {S.DISPATCHED, S.IN_PROGRESS, S.HANDLED, S.REJECTED, S.CLOSED},
+    S.IN_PROGRESS: {S.DISPATCHED, S.HANDLED, S.CLOSED},
+    S.HANDLED: {S.IN_PROGRESS, S.VERIFIED, S.CLOSED, S.REOPENED},
+    S.VERIFIED: {S.CLOSED, S.REOPENED},
+    S.CLOSED: {S.REOPENED},
+    S.REJECTED: {S.REOPENED},
 }
-PLATFORM_STATUSES = ("filed", "dispatched", "in_progress", "handled", "verified", "closed",
-                     "rejected", "reopened")
-OPEN_STATUSES = ("accepted", "needs_location", "filed", "dispatched", "in_progress", "handled",
-                 "verified", "reopened")
-QUIET = {"verified"}  # internal checks; the resident hears about the closure instead
+# What the platform may report (every status but the two a filing sets), in its documented order.
+PLATFORM_STATUSES = (S.FILED, S.DISPATCHED, S.IN_PROGRESS, S.HANDLED, S.VERIFIED, S.CLOSED,
+                     S.REJECTED, S.REOPENED)
+OPEN_STATUSES = tuple(s for s in CaseStatus if s not in (S.CLOSED, S.REJECTED))
+FINAL_STATUSES = (S.CLOSED, S.REJECTED)
+QUIET = {S.VERIFIED}  # internal checks; the resident hears about the closure instead
 
 
 class BadEvent(ValueError):
@@ -37,14 +41,14 @@ class IllegalTransition(ValueError):
     """The case cannot move from its status to the requested one (e.g. closed → dispatched)."""
 
 
-def check_event(status: object, note: str | None, department: str | None) -> str:
+def check_event(status: object, note: str | None, department: str | None) -> CaseStatus:
     if status not in PLATFORM_STATUSES:
         raise BadEvent(f"unknown status {status!r}; one of: {', '.join(PLATFORM_STATUSES)}")
-    if status == "dispatched" and not department:
+    if status == S.DISPATCHED and not department:
         raise BadEvent("dispatched needs the department")
-    if status == "rejected" and not note:
+    if status == S.REJECTED and not note:
         raise BadEvent("rejected needs the reason as note")
-    return str(status)
+    return CaseStatus(status)
 
 
 def apply_status(session: Session, case: Case, status: str, *, note: str | None = None,
@@ -56,16 +60,16 @@ def apply_status(session: Session, case: Case, status: str, *, note: str | None 
     now = utcnow()
     case.status = status
     case.updated_at = now
-    if status == "closed":
+    if status == S.CLOSED:
         case.closed_at = now
-    elif status == "reopened":
+    elif status == S.REOPENED:
         case.closed_at = None
     event = CaseEvent(status=status, note=note, department=department, photo_url=photo_url,
                       actor=actor, created_at=now)
     case.events.append(event)
     session.flush()
     dedupe = f"notify:{event.id}"
-    if status == "closed":
+    if status == S.CLOSED:
         ask_for_rating(session, case, dedupe)
     elif status not in QUIET:
         _tell_residents(session, case, status, note, department, dedupe)
@@ -74,9 +78,9 @@ def apply_status(session: Session, case: Case, status: str, *, note: str | None 
 
 def _tell_residents(session: Session, case: Case, status: str, note: str | None,
                     department: str | None, dedupe: str) -> None:
-    if status == "dispatched":
+    if status == S.DISPATCHED:
         notify_all(session, case, key="case_dispatched", dedupe=dedupe, department=department)
-    elif status == "rejected":
+    elif status == S.REJECTED:
         notify_all(session, case, key="case_rejected", dedupe=dedupe, reason=(note or "")[:40])
     else:
         for_lang = {lang: status_name(status, lang) for lang in ("zh", "en")}

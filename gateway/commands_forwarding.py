@@ -10,6 +10,7 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from gateway.cli import CommandError, emit
+from storage.states import OutboxStatus
 
 
 def _runtime():
@@ -85,7 +86,7 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
     with transaction(runtime.sessions) as session:
         query = select(Outbox).order_by(Outbox.id.desc()).limit(args.limit)
         if args.dead:
-            query = query.where(Outbox.status == "dead")
+            query = query.where(Outbox.status == OutboxStatus.DEAD)
         elif args.status:
             query = query.where(Outbox.status == args.status)
         emit([row_to_json(row) for row in session.scalars(query)])
@@ -102,9 +103,9 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
         row = session.get(Outbox, args.id, with_for_update=True)
         if row is None:
             raise CommandError(f"no outbox row {args.id}")
-        if row.status == "done":
+        if row.status == OutboxStatus.DONE:
             raise CommandError(f"outbox row {args.id} was delivered already")
-        row.status, row.attempts, row.next_attempt_at = "pending", 0, utcnow()
+        row.status, row.attempts, row.next_attempt_at = OutboxStatus.PENDING, 0, utcnow()
         row.locked_by = row.locked_until = None
         session.flush()
         emit(row_to_json(row))
@@ -171,7 +172,7 @@ def register(sub) -> None:
     outbox = _subcommands(sub, "outbox", "deliveries waiting, done and dead-lettered")
     p = outbox.add_parser("list", help="outbox rows as JSON, newest first")
     p.add_argument("--dead", action="store_true", help="only dead letters")
-    p.add_argument("--status", choices=["pending", "done", "dead"])
+    p.add_argument("--status", choices=[s.value for s in OutboxStatus])
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(func=cmd_outbox_list)
     p = outbox.add_parser("retry", help="send a dead-lettered row again")

@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from storage.states import CaseStatus, DialogState, EnumText, InboundStatus, OutboxStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -93,8 +95,9 @@ class InboundMessage(Base):
     kind: Mapped[str] = mapped_column(String(20))  # text | photo | location | command | choice
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[Any] = mapped_column(JSONType)
-    # received → processed | failed (retried later) | rejected (bad input, polite reply given)
-    status: Mapped[str] = mapped_column(String(12), default="received", index=True)
+    # the six values and their order: storage.states.InboundStatus
+    status: Mapped[InboundStatus] = mapped_column(EnumText(InboundStatus, 12),
+                                                  default=InboundStatus.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
     replies: Mapped[Any] = mapped_column(JSONType, default=list)  # repeated on a replay
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -108,7 +111,7 @@ class Conversation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reporter_id: Mapped[int] = mapped_column(ForeignKey("reporter.id"), unique=True)
-    state: Mapped[str] = mapped_column(String(30), default="idle")
+    state: Mapped[DialogState] = mapped_column(EnumText(DialogState, 30), default=DialogState.IDLE)
     slots: Mapped[Any] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -137,7 +140,8 @@ class Case(Base):
     district: Mapped[str | None] = mapped_column(String(40))
     street: Mapped[str | None] = mapped_column(String(40))
     community: Mapped[str | None] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20), default="accepted", index=True)
+    status: Mapped[CaseStatus] = mapped_column(EnumText(CaseStatus, 20), default=CaseStatus.ACCEPTED,
+                                               index=True)
     channel: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(8), default="zh")
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("reporter.id"))
@@ -225,11 +229,12 @@ class Outbox(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
     payload: Mapped[Any] = mapped_column(JSONType)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|done|dead
+    status: Mapped[OutboxStatus] = mapped_column(EnumText(OutboxStatus, 12),
+                                                 default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    locked_by: Mapped[str | None] = mapped_column(String(60))
+    locked_by: Mapped[str | None] = mapped_column(String(60))  # worker id [+ states.IN_FLIGHT]
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[Any] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

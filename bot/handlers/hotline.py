@@ -26,12 +26,13 @@ from cases.outbox import enqueue
 from cases.serialize import case_to_json
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Reporter, utcnow
+from storage.states import InboundStatus
 
 CHANNEL = "hotline"
 MAX_TRANSCRIPT_CHARS = 20_000
 STALE_CLAIM = timedelta(minutes=2)  # a claim older than this belonged to a crashed filing
-# "held": filing failed; kept out of the chat engine's retry, filed again when the call comes again.
-CLAIMABLE = ("received", "held")
+# held: filing failed; kept out of the chat engine's retry, filed again when the call comes again.
+CLAIMABLE = (InboundStatus.RECEIVED, InboundStatus.HELD)
 TRUE = {"1", "true", "yes", "y", "是", "同意", "on"}
 FALSE = {"", "0", "false", "no", "n", "否", "不同意", "off"}
 FIELDS = ("call_id", "caller_phone", "operator_id", "transcript", "place", "label", "consent_sms")
@@ -209,15 +210,15 @@ def _claim(runtime, row_id: int) -> str | None:
             update(InboundMessage)
             .where(InboundMessage.id == row_id, or_(
                 InboundMessage.status.in_(CLAIMABLE),
-                (InboundMessage.status == "processing")
+                (InboundMessage.status == InboundStatus.PROCESSING)
                 & (InboundMessage.processed_at < now - STALE_CLAIM)))
-            .values(status="processing", processed_at=now)
+            .values(status=InboundStatus.PROCESSING, processed_at=now)
         ).rowcount
         if claimed:
             return None
         row = session.get(InboundMessage, row_id)
         replies = row.replies or []
-        if row.status == "processed" and replies and replies[0].get("case_number"):
+        if row.status == InboundStatus.PROCESSED and replies and replies[0].get("case_number"):
             return replies[0]["case_number"]
     raise InProgress(f"call {row.idempotency_key} is being filed right now")
 
@@ -251,7 +252,7 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
     except Exception as exc:
         with transaction(runtime.sessions) as session:
             row = session.get(InboundMessage, recorded.id)
-            row.status, row.error = "held", f"{type(exc).__name__}: {exc}"
+            row.status, row.error = InboundStatus.HELD, f"{type(exc).__name__}: {exc}"
         if isinstance(exc, ValueError):
             raise TranscriptError(str(exc)) from None
         raise
@@ -286,7 +287,7 @@ def _finish(runtime, row_id: int, call: Transcript, number: str, actor: str,
                         "language": lang, "reporter_id": reporter.id, "case": number})
             queued = True
         row = session.get(InboundMessage, row_id)
-        row.status, row.reporter_id, row.processed_at = "processed", reporter.id, utcnow()
+        row.status, row.reporter_id, row.processed_at = InboundStatus.PROCESSED, reporter.id, utcnow()
         row.replies = [{"text": t("hotline_case_sms", reporter.language, number=number),
                         "choices": [], "request_location": False, "case_number": number}]
     return queued

@@ -32,6 +32,7 @@ from bot.types import Inbound, Outcome, Photo, Reply
 from cases import reporters
 from storage.db import transaction
 from storage.models import Conversation, InboundMessage, Reporter, utcnow
+from storage.states import ANSWERED, DialogState, InboundStatus
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,10 @@ def _set_opt_out(runtime, inbound: Inbound, inbound_id: int, opted_out: bool,
         if opted_out:
             conv = session.scalar(select(Conversation).where(Conversation.reporter_id == reporter.id))
             if conv is not None:
-                conv.state, conv.slots = "idle", {}
+                conv.state, conv.slots = DialogState.IDLE, {}
         replies = [Reply(t(reply_key, reporter.language))] if reply_key else []
         row = session.get(InboundMessage, inbound_id)
-        row.reporter_id, row.status, row.processed_at = reporter.id, "processed", utcnow()
+        row.reporter_id, row.status, row.processed_at = reporter.id, InboundStatus.PROCESSED, utcnow()
         row.replies = [r.to_json() for r in replies]
     return Outcome(replies, inbound_id)
 
@@ -180,7 +181,7 @@ def stored_outcome(runtime, channel: str, key: str) -> Outcome | None:
     with transaction(runtime.sessions) as session:
         row = session.scalar(select(InboundMessage).where(InboundMessage.channel == channel,
                                                           InboundMessage.idempotency_key == key))
-        if row is None or row.status not in ("processed", "rejected"):
+        if row is None or row.status not in ANSWERED:
             return None
         return Outcome([Reply.from_json(r) for r in row.replies or []], row.id, replayed=True)
 

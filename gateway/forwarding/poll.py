@@ -7,12 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.open311 import TOKEN_PREFIX
-from cases.status import IllegalTransition, apply_status
+from cases.status import FINAL_STATUSES, IllegalTransition, apply_status
 from gateway.forwarding.open311 import Open311Client
 from storage.db import transaction
 from storage.models import Case
+from storage.states import CaseStatus
 
-WAITING = ("accepted", "needs_location", "filed", "reopened")
+WAITING = (CaseStatus.ACCEPTED, CaseStatus.NEEDS_LOCATION, CaseStatus.FILED, CaseStatus.REOPENED)
 
 
 def _apply(session: Session, case: Case, request: dict) -> str | None:
@@ -20,11 +21,11 @@ def _apply(session: Session, case: Case, request: dict) -> str | None:
     note = request.get("status_notes") or None
     agency = request.get("agency_responsible") or None
     try:
-        if status == "closed" and case.status != "closed":
-            apply_status(session, case, "closed", note=note, actor="open311")
+        if status == "closed" and case.status != CaseStatus.CLOSED:
+            apply_status(session, case, CaseStatus.CLOSED, note=note, actor="open311")
             return "closed"
         if status == "open" and agency and case.status in WAITING:
-            apply_status(session, case, "dispatched", department=agency, note=note, actor="open311")
+            apply_status(session, case, CaseStatus.DISPATCHED, department=agency, note=note, actor="open311")
             return "dispatched"
     except IllegalTransition:
         return None
@@ -44,7 +45,7 @@ def poll_open311(sessions: sessionmaker[Session], client: Open311Client,
     with transaction(sessions) as session:
         cases = session.scalars(
             select(Case).where(Case.external_id.is_not(None), ~Case.external_id.like(TOKEN_PREFIX + "%"),
-                               Case.status.not_in(("closed", "rejected")))
+                               Case.status.not_in(FINAL_STATUSES))
         ).all()
         by_id = {c.external_id: c for c in cases}
         ids = list(by_id)

@@ -39,9 +39,10 @@ from gateway.forwarding.senders import (
 from gateway.forwarding.webhook import WebhookSink
 from storage.db import transaction
 from storage.models import Case, Outbox, Reporter, utcnow
+from storage.states import IN_FLIGHT, OutboxStatus
 
 log = logging.getLogger(__name__)
-SENDING = "#sending"
+SENDING = IN_FLIGHT
 
 
 @dataclass
@@ -115,9 +116,9 @@ class Worker:
         now = utcnow()
         session.execute(
             update(Outbox)
-            .where(Outbox.status == "pending", Outbox.locked_by.like("%" + SENDING),
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.locked_by.like("%" + SENDING),
                    Outbox.locked_until < now, Outbox.sink.in_(RESIDENT_SINKS))
-            .values(status="dead", locked_by=None, locked_until=None,
+            .values(status=OutboxStatus.DEAD, locked_by=None, locked_until=None,
                     last_error="in doubt: the worker stopped while sending; check, then `outbox retry`")
         )
 
@@ -127,7 +128,7 @@ class Worker:
         with transaction(self.runtime.sessions) as session:
             self._settle_in_doubt(session)
             query = (select(Outbox.id)
-                     .where(Outbox.status == "pending", Outbox.next_attempt_at <= now, free)
+                     .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now, free)
                      .order_by(Outbox.next_attempt_at, Outbox.id).limit(self.settings.batch_size))
             if self.postgres:
                 query = query.with_for_update(skip_locked=True)
@@ -135,7 +136,7 @@ class Worker:
             if not ids:
                 return []
             claimed = list(session.scalars(
-                update(Outbox).where(Outbox.id.in_(ids), Outbox.status == "pending", free)
+                update(Outbox).where(Outbox.id.in_(ids), Outbox.status == OutboxStatus.PENDING, free)
                 .values(locked_by=self.id, locked_until=now + timedelta(seconds=self.settings.lease_s))
                 .returning(Outbox.id)
             ))
@@ -236,7 +237,7 @@ class Worker:
                 values: dict[str, Any] = {**release, "last_error": outcome.detail}
                 if outcome.kind == "dead" or attempts >= self.settings.max_attempts:
                     outcome.kind = "dead"
-                    values["status"] = "dead"
+                    values["status"] = OutboxStatus.DEAD
                 else:
                     delay = backoff_delay(attempts, self.settings.backoff_base_s,
                                           self.settings.backoff_cap_s, self.rng)
@@ -248,7 +249,7 @@ class Worker:
                 first = group[0]
                 recorded = set(session.scalars(
                     update(table).where(table.c.id.in_([o.row.id for o in group]), held)
-                    .values(**release, status="done", delivered_at=now, result=first.result,
+                    .values(**release, status=OutboxStatus.DONE, delivered_at=now, result=first.result,
                             last_error=first.detail)
                     .returning(table.c.id)
                 ))
