@@ -1,8 +1,10 @@
 """Write deliveries into the outbox, inside the caller's transaction (the cause and its deliveries
-commit together or not at all)."""
+commit together or not at all); and what a sender (a platform sink, a channel's outbound side)
+returns or raises, so the worker knows what to do next."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -11,8 +13,22 @@ from sqlalchemy.orm import Session
 from storage.models import Outbox, utcnow
 from storage.states import OutboxStatus
 
-PLATFORM_SINKS = ("webhook", "open311")
+PLATFORM_SINKS = ("webhook", "open311", "noop")
 RESIDENT_SINKS = ("telegram", "sms", "generic_sms")
+# (runtime, row) -> a small result dict stored on the row, or None; failures raise one of below.
+Sender = Callable[[Any, Outbox], dict | None]
+
+
+class RetryableError(Exception):
+    """Try again later (timeouts, 5xx, rate limits)."""
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (4xx, a malformed payload): the row is dead-lettered at once."""
+
+
+class RecipientUnreachable(Exception):
+    """The resident refuses our messages (bot blocked, SMS STOP): mark them and stop sending."""
 
 
 def enqueue(session: Session, *, sink: str, key: str, payload: Any, target: str | None = None,

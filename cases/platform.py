@@ -31,6 +31,10 @@ class Platform:
         return bool(self.config.get("forwarding", "open311_endpoint"))
 
     @property
+    def noop_enabled(self) -> bool:
+        return bool(self.config.get("forwarding", "noop", False))
+
+    @property
     def overdue_notice(self) -> bool:
         return bool(self.config.get("forwarding", "overdue_notice", True))
 
@@ -51,6 +55,10 @@ class Platform:
         if self.open311_enabled and case.label != NONE_LABEL:
             rows.append(enqueue(session, sink="open311", key=f"open311:case:{case.number}",
                                 case_id=case.id, payload={"fields": request_fields(document)}))
+        if self.noop_enabled:
+            rows.append(enqueue(session, sink="noop", key=f"noop:case:{case.number}",
+                                case_id=case.id, payload={"type": "case.created",
+                                                          "number": case.number}))
         return rows
 
     def notice(self, session: Session, case: Case, kind: str, key: str,

@@ -66,15 +66,12 @@ def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
 def _poll(runtime) -> dict[str, str]:
     import httpx
 
-    from gateway.forwarding.open311 import Open311Client
     from gateway.forwarding.poll import poll_open311
+    from gateway.sinks import open311_client
 
     config = runtime.config
     with httpx.Client(timeout=float(config.get("forwarding", "timeout_s", 10))) as http:
-        client = Open311Client(config.get("forwarding", "open311_endpoint"),
-                               config.get("forwarding", "open311_jurisdiction") or "",
-                               config.secret("OPEN311_API_KEY"), http)
-        return poll_open311(runtime.sessions, client)
+        return poll_open311(runtime.sessions, open311_client(config, http))
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:

@@ -18,14 +18,17 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.handlers.oneshot import file_report
 from cases.document import case_schema
 from cases.overdue import mark_overdue
 from cases.platform import Platform
 from gateway.cli import main as cli
 from gateway.forwarding.signing import HEADER, verify
-from gateway.forwarding.worker import backoff_delay
+from gateway.forwarding.worker import Worker, backoff_delay
 from storage.db import transaction
 from storage.models import Case, CaseEvent, Outbox, utcnow
+from storage.states import OutboxStatus
+from tests.conftest import make_runtime
 from tests.forwarding_fixtures import WEBHOOK_SECRET, runtime_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -225,3 +228,20 @@ def test_the_worker_command_runs_until_terminated(fwd, tmp_path):
             worker.kill()
     assert fwd.receiver.delivered_keys() == {f"webhook:case:{number}": 1}
     assert _rows(fwd, sink="webhook")[0].status == "done"
+
+
+def test_the_noop_sink_marks_each_case_forwarded_without_sending(tmp_path):
+    """`[forwarding] noop = true`: a city without a platform still sees, in the outbox, every
+    case the platform would get, delivered at once by the no-op sink."""
+    runtime = make_runtime(tmp_path / "var", GRIDINTAKE_FORWARDING_NOOP="true")
+    case = file_report(runtime, text="淇滨大道与九州路交叉口的井盖坏了")
+    worker = Worker(runtime)
+    try:
+        assert worker.run_once() == {"done": 1, "retry": 0, "dead": 0, "unreachable": 0}
+    finally:
+        worker.close()
+    with transaction(runtime.sessions) as session:
+        [row] = session.scalars(select(Outbox)).all()
+        assert (row.sink, row.idempotency_key) == ("noop", f"noop:case:{case['number']}")
+        assert row.status == OutboxStatus.DONE and row.result == {"sent": False}
+    runtime.db.dispose()

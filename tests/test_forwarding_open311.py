@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from bot.i18n import t
 from cases.open311 import service_code
-from gateway.forwarding.open311 import Open311Client
 from gateway.forwarding.poll import poll_open311
+from gateway.sinks.open311 import Open311Client
 from storage.db import transaction
 from storage.models import Outbox
 from tests.forwarding_fixtures import OPEN311_KEY, build_env, recording_senders

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cases.open311 import TOKEN_PREFIX
 from cases.status import FINAL_STATUSES, IllegalTransition, apply_status
-from gateway.forwarding.open311 import Open311Client
+from gateway.sinks.open311 import Open311Client
 from storage.db import transaction
 from storage.models import Case
 from storage.states import CaseStatus

@@ -9,25 +9,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import Callable
-from typing import Any
+
+from cases.outbox import PermanentError, RecipientUnreachable, RetryableError, Sender
 
 log = logging.getLogger(__name__)
-Sender = Callable[[Any, Any], dict | None]  # (Runtime, Outbox) -> result
-
-
-class RetryableError(Exception):
-    """Try again later (timeouts, 5xx, rate limits)."""
-
-
-class PermanentError(Exception):
-    """Retrying cannot help (4xx, a malformed payload): the row is dead-lettered at once."""
-
-
-class RecipientUnreachable(Exception):
-    """The resident refuses our messages (bot blocked, SMS STOP): mark them and stop sending."""
-
-
+__all__ = ["PermanentError", "RecipientUnreachable", "RetryableError", "Sender", "register_sender"]
 _SENDERS: dict[str, Sender] = {}
 
 # Modules that register channel senders when imported; those not installed are skipped.

@@ -25,20 +25,17 @@ from typing import Any
 import httpx
 from sqlalchemy import or_, select, update
 
-from cases.open311 import record_result
 from cases.outbox import RESIDENT_SINKS
-from gateway.forwarding.open311 import Open311Client, Open311Sink
 from gateway.forwarding.senders import (
     PermanentError,
     RecipientUnreachable,
     RetryableError,
-    Sender,
     load_channel_senders,
     sender_for,
 )
-from gateway.forwarding.webhook import WebhookSink
+from gateway.sinks import platform_sinks
 from storage.db import transaction
-from storage.models import Case, Outbox, Reporter, utcnow
+from storage.models import Outbox, Reporter, utcnow
 from storage.states import IN_FLIGHT, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -96,15 +93,7 @@ class Worker:
         self.rng = rng or random.Random()
         self.postgres = runtime.db.dialect.name == "postgresql"
         self.http = httpx.Client(timeout=self.settings.timeout_s)
-        config = runtime.config
-        endpoint = config.get("forwarding", "open311_endpoint")
-        self.open311 = Open311Client(endpoint, config.get("forwarding", "open311_jurisdiction") or "",
-                                     config.secret("OPEN311_API_KEY"), self.http) if endpoint else None
-        self.builtin: dict[str, Sender] = {
-            "webhook": WebhookSink(config.get("forwarding", "webhook_url"),
-                                   config.secret("WEBHOOK_SECRET"), self.http),
-            "open311": Open311Sink(self.open311),
-        }
+        self.sinks = platform_sinks(runtime.config, self.http)
         load_channel_senders()
 
     def close(self) -> None:
@@ -178,7 +167,7 @@ class Worker:
         return outcomes
 
     def _send(self, row: Outbox) -> Outcome:
-        send = self.builtin.get(row.sink) or sender_for(row.sink)
+        send = self.sinks.get(row.sink) or sender_for(row.sink)
         try:
             if send is None:
                 raise RetryableError(f"no sender registered for sink {row.sink!r}")
@@ -266,10 +255,8 @@ class Worker:
             reporter = session.get(Reporter, reporter_id) if reporter_id else None
             if reporter is not None:
                 reporter.unreachable = True
-        elif outcome.kind == "done" and row.sink == "open311" and outcome.result and row.case_id:
-            case = session.get(Case, row.case_id)
-            if case is not None:
-                record_result(case, outcome.result)
+        elif outcome.kind == "done" and row.sink in self.sinks:
+            self.sinks[row.sink].delivered(session, row, outcome.result)
 
 
 def run_forever(runtime: Any, worker: Worker, stop, idle_s: float = 1.0,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy.orm import Session
 
-from gateway.forwarding.senders import PermanentError, RetryableError
-from gateway.forwarding.webhook import raise_for_status
-from storage.models import Outbox
+from cases.open311 import record_result
+from cases.outbox import PermanentError, RetryableError
+from gateway.sinks.base import Sink, raise_for_status
+from storage.models import Case, Outbox
 
 
 class Open311Client:
@@ -56,7 +58,9 @@ class Open311Client:
         return answer if isinstance(answer, list) else []
 
 
-class Open311Sink:
+class Open311Sink(Sink):
+    name = "open311"
+
     def __init__(self, client: Open311Client | None) -> None:
         self.client = client
 
@@ -64,3 +68,9 @@ class Open311Sink:
         if self.client is None:
             raise RetryableError("forwarding.open311_endpoint is not configured")
         return self.client.create(row.payload["fields"])
+
+    def delivered(self, session: Session, row: Outbox, result: dict | None) -> None:
+        """The platform's request id (or token) goes on the case, for the status poll."""
+        case = session.get(Case, row.case_id) if result and row.case_id else None
+        if case is not None:
+            record_result(case, result)

@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 
-from gateway.forwarding.senders import PermanentError, RetryableError
+from cases.outbox import RetryableError
 from gateway.forwarding.signing import HEADER, signature
+from gateway.sinks.base import Sink, raise_for_status
 from storage.models import Outbox
 
 
@@ -18,18 +19,9 @@ def body_bytes(row: Outbox) -> bytes:
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
-def raise_for_status(response: httpx.Response, what: str) -> None:
-    """2xx (and 409 "already have it") succeed; 408/429/5xx retry; other 4xx are permanent."""
-    code = response.status_code
-    if 200 <= code < 300 or code == 409:
-        return
-    detail = f"{what} answered HTTP {code}: {response.text[:200]}"
-    if code in (408, 425, 429) or code >= 500:
-        raise RetryableError(detail)
-    raise PermanentError(detail)
+class WebhookSink(Sink):
+    name = "webhook"
 
-
-class WebhookSink:
     def __init__(self, url: str, secret: str | None, client: httpx.Client) -> None:
         self.url = url
         self.secret = secret
