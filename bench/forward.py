@@ -27,7 +27,7 @@ import sqlalchemy as sa
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gateway.forwarding.signing import signature  # noqa: E402
+from bot.signing import signature  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Outbox, utcnow  # noqa: E402
 

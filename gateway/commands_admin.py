@@ -9,19 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.cli_output import emit
+from gateway.cli_output import runtime as _runtime
+
 AUDIT_ACTOR = "cli"
-
-
-def _runtime():
-    from gateway.runtime import Runtime
-
-    return Runtime.from_env()
-
-
-def _emit(data: Any) -> None:
-    from gateway.cli import emit
-
-    emit(data)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -41,7 +32,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     runtime = _runtime()
     with transaction(runtime.sessions) as session:
         user = set_user(session, args.name, args.role, password, AUDIT_ACTOR)
-        _emit({"user": user.name, "role": user.role})
+        emit({"user": user.name, "role": user.role})
     return 0
 
 
@@ -52,7 +43,7 @@ def cmd_users_token(args: argparse.Namespace) -> int:
     runtime = _runtime()
     with transaction(runtime.sessions) as session:
         token = issue_token(session, args.name, AUDIT_ACTOR)
-    _emit({"user": args.name, "token": token,
+    emit({"user": args.name, "token": token,
            "note": "shown once; send it as 'Authorization: Bearer <token>'"})
     return 0
 
@@ -72,7 +63,7 @@ def cmd_categories_export(args: argparse.Namespace) -> int:
         path.write_text(export_yaml(tree), "utf-8")
     else:
         raise ValueError(f"{path}: expected a .csv or .yaml file name")
-    _emit({"file": str(path), "classes": len(tree), "keyword_version": tree.version})
+    emit({"file": str(path), "classes": len(tree), "keyword_version": tree.version})
     return 0
 
 
@@ -85,7 +76,7 @@ def cmd_categories_import(args: argparse.Namespace) -> int:
     runtime = _runtime()
     with transaction(runtime.sessions) as session:
         version = save_classes(session, runtime.base_tree, changes, AUDIT_ACTOR, "category.import")
-    _emit({"file": str(path), "changed": version is not None, "keyword_version": version})
+    emit({"file": str(path), "changed": version is not None, "keyword_version": version})
     return 0
 
 
@@ -97,7 +88,7 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     with transaction(runtime.sessions) as session:
         found = list_models(session, runtime)
         state = current_version(session)
-    _emit({**state, "models": [{"name": m.name, "path": str(m.path), "active": m.active,
+    emit({**state, "models": [{"name": m.name, "path": str(m.path), "active": m.active,
                                 "dev_figures": m.figures} for m in found]})
     return 0
 
@@ -109,7 +100,7 @@ def _activate(name: str) -> int:
     runtime = _runtime()
     with transaction(runtime.sessions) as session:
         version = activate(session, runtime, name, AUDIT_ACTOR)
-    _emit({"model": name, "model_version": version})
+    emit({"model": name, "model_version": version})
     return 0
 
 

@@ -9,14 +9,9 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from gateway.cli import CommandError, emit
+from gateway.cli_output import CommandError, emit
+from gateway.cli_output import runtime as _runtime
 from storage.states import OutboxStatus
-
-
-def _runtime():
-    from gateway.runtime import Runtime
-
-    return Runtime.from_env()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -9,11 +9,16 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import BotSettings, Engine
-from bot.handlers import sms
+from bot.handlers.sms import handler as sms
+from bot.handlers.sms.outbound import send_generic, send_twilio
+from bot.handlers.sms.rules import GENERIC, TWILIO
+from bot.handlers.telegram.outbound import CHANNEL as TELEGRAM
+from bot.handlers.telegram.outbound import send_outbox as send_telegram
 from cases.filing import Intake
+from cases.outbox import Sender
 from categories import CategoryTree, load_tree
-from gateway.config import Config, load_config
 from gateway.forwarding import case_listeners, rating_listeners, retry_listeners
+from settings.config import Config, load_config
 from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
 
@@ -83,6 +88,12 @@ class Runtime:
         return intake
 
     @cached_property
+    def senders(self) -> dict[str, Sender]:
+        """Each channel's outbound sender by outbox sink, listed here (nothing registers itself
+        on import); the worker asks the platform sinks first."""
+        return {TELEGRAM: send_telegram, TWILIO: send_twilio, GENERIC: send_generic}
+
+    @cached_property
     def engine(self) -> Engine:
         bot = self.config["bot"]
         settings = BotSettings(
@@ -96,5 +107,5 @@ class Runtime:
         engine = Engine(self.sessions, self.intake, settings, self.config.data_dir)
         engine.rating_listeners.extend(rating_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
-        engine.retry_hooks.update(dict.fromkeys((sms.TWILIO, sms.GENERIC), sms.keywords_on_retry(self)))
+        engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))
         return engine

@@ -9,10 +9,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
+from bot.signing import HEADER, SignatureError, verify
 from cases.duplicates import unlink
 from cases.serialize import case_to_json, event_to_json
 from cases.status import BadEvent, IllegalTransition, apply_status
-from gateway.forwarding.signing import HEADER, SignatureError, verify
 from storage.db import transaction
 from storage.models import Case
 

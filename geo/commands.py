@@ -13,11 +13,10 @@ from typing import Any
 from geo.coords import CRS, convert, to_wgs84
 from geo.service import IMPORTED_GRIDS, GeoConfigError, build_geo
 from geo.validate import check_topology, parse_features
+from settings.config import ConfigError, load_config
 
 
 def _config():
-    from gateway.config import load_config
-
     return load_config()
 
 
@@ -103,12 +102,8 @@ def _guarded(func):
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except (GeoConfigError, ValueError) as exc:
+        except (GeoConfigError, ConfigError, ValueError) as exc:
             return _fail(str(exc))
-        except Exception as exc:  # ConfigError and friends from gateway.config
-            if type(exc).__name__ == "ConfigError":
-                return _fail(str(exc))
-            raise
 
     return run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -288,6 +289,11 @@ class TrainingExample(Base):
     source: Mapped[str] = mapped_column(String(40))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def token_hash(token: str) -> str:
+    """How an operator's API token is kept (`User.api_token_hash`): never the token itself."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 class User(Base):

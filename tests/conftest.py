@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gateway.config import load_config
 from gateway.runtime import Runtime
+from settings.config import load_config
 from storage.migrate import upgrade
 
 pytest_plugins = ["tests.tgemu.fixtures", "tests.forwarding_fixtures"]

@@ -21,17 +21,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bot.signing import HEADER, signature
 from cases.filing import Intake
+from cases.outbox import RecipientUnreachable
 from categories import load_tree
 from gateway.forwarding import case_listeners
-from gateway.forwarding.senders import (
-    RecipientUnreachable,
-    load_channel_senders,
-    register_sender,
-    sender_for,
-    unregister_sender,
-)
-from gateway.forwarding.signing import HEADER, signature
 from gateway.forwarding.worker import Worker, WorkerSettings
 from gateway.runtime import Runtime
 from geo.types import GeoResult, GridCell
@@ -297,23 +291,17 @@ def receiver():
 def fwd(tmp_path, database_url, receiver):
     """Forwarding on SQLite and on PostgreSQL in turn, webhook pointed at the receiver."""
     env = build_env(tmp_path / "var", database_url, receiver)
-    with recording_senders(env.residents, "telegram", "sms"):
+    with recording_senders(env.runtime, env.residents, "telegram", "sms"):
         yield env
     env.runtime.db.dispose()
 
 
 @contextmanager
-def recording_senders(recorder: RecordingSender, *sinks: str) -> Iterator[None]:
-    """Put the recorder in place of the real channel senders, and put those back afterwards."""
-    load_channel_senders()  # the real ones register on import: load them before replacing them
-    previous = {sink: sender_for(sink) for sink in sinks}
-    for sink in sinks:
-        register_sender(sink, recorder)
+def recording_senders(runtime: Runtime, recorder: RecordingSender, *sinks: str) -> Iterator[None]:
+    """Put the recorder in place of this runtime's channel senders, and put those back afterwards."""
+    previous = {sink: runtime.senders[sink] for sink in sinks}
+    runtime.senders.update(dict.fromkeys(sinks, recorder))
     try:
         yield
     finally:
-        for sink, sender in previous.items():
-            if sender is None:
-                unregister_sender(sink)
-            else:
-                register_sender(sink, sender)
+        runtime.senders.update(previous)

@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from bot.handlers.console import run
+from bot.handlers.console.handler import run
 from storage.db import transaction
 from storage.models import Attachment, Case, InboundMessage
 

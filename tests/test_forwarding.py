@@ -18,12 +18,12 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.handlers.oneshot import file_report
+from bot.oneshot import file_report
+from bot.signing import HEADER, verify
 from cases.document import case_schema
 from cases.overdue import mark_overdue
 from cases.platform import Platform
 from gateway.cli import main as cli
-from gateway.forwarding.signing import HEADER, verify
 from gateway.forwarding.worker import Worker, backoff_delay
 from storage.db import transaction
 from storage.models import Case, CaseEvent, Outbox, utcnow

@@ -23,7 +23,7 @@ def o311(tmp_path, database_url, receiver):
                     GRIDINTAKE_WEBHOOK_URL="",
                     GRIDINTAKE_OPEN311_ENDPOINT=receiver.url + "/open311",
                     GRIDINTAKE_FORWARDING_OPEN311_JURISDICTION="hebi.example")
-    with recording_senders(env.residents, "telegram"):
+    with recording_senders(env.runtime, env.residents, "telegram"):
         yield env
     env.runtime.db.dispose()
 

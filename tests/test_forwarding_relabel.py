@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.i18n import t
+from bot.signing import HEADER, verify
 from gateway.admin.review import decide
 from gateway.forwarding import platform_for
-from gateway.forwarding.signing import HEADER, verify
 from storage.db import transaction
 from storage.models import Case, CaseEvent, Outbox
 from tests.forwarding_fixtures import WEBHOOK_SECRET

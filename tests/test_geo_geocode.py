@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 import geo
-from gateway.config import load_config
 from geo.coords import distance_m, wgs84_to_gcj02
 from geo.gazetteer import Gazetteer
 from geo.offline import GazetteerGeocoder
+from settings.config import load_config
 from tests.geo_cli import run_geo_command as _run
 
 PHRASES = Path(__file__).parent / "fixtures" / "geo" / "phrases.csv"

@@ -102,7 +102,7 @@ def test_import_replaces_the_grid_used_by_the_service(city_env, capsys):
     assert _run("grids", "import", str(path)) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["imported"] is True and out["cells"] == 2
-    from gateway.config import load_config
+    from settings.config import load_config
 
     service = build_geo(load_config())
     assert len(service.grid) == 2

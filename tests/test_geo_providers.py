@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import geo
-from gateway.config import load_config
 from geo.cache import GeocodeCacheStore
 from geo.coords import distance_m, wgs84_to_bd09
 from geo.providers import baidu, nominatim, split_domain
+from settings.config import load_config
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import GeocodeCache

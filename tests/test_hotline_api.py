@@ -8,10 +8,9 @@ import secrets
 import pytest
 from sqlalchemy import func, select
 
-from gateway.admin.users import token_hash
 from gateway.app import create_app
 from storage.db import transaction
-from storage.models import Case, InboundMessage, Outbox, Reporter, User
+from storage.models import Case, InboundMessage, Outbox, Reporter, User, token_hash
 from tests.conftest import make_runtime
 
 CALL = {

@@ -31,7 +31,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from bot.handlers import sms
+from bot.handlers.sms import handler as sms
+from bot.handlers.sms.outbound import outbound_text
 from bot.types import Reply
 from storage.db import transaction
 from storage.models import Case, Conversation, InboundMessage, Outbox
@@ -169,7 +170,7 @@ def test_a_server_killed_mid_processing_loses_no_message(pg_runtime, postgres_ur
                             text=True, timeout=60)
     assert worker.returncode == 0, worker.stderr
     assert json.loads(worker.stdout)["done"] == 1
-    assert texted(fake_twilio) == [{"To": form["From"], "Body": sms.outbound_text(queued)}]
+    assert texted(fake_twilio) == [{"To": form["From"], "Body": outbound_text(queued)}]
     [delivered] = outbox_rows(rt)
     assert delivered.status == "done" and delivered.result["sid"].startswith("SM")
     again = subprocess.run([str(GRIDINTAKE), "inbound", "retry", "--older-than", "0"], env=env,

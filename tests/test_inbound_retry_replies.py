@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.handlers import sms
+from bot.handlers.sms import handler as sms
+from bot.handlers.sms.rules import phone_opted_out
 from bot.types import Inbound, Reply
 from storage.db import transaction
 from storage.models import InboundMessage, Outbox
@@ -94,7 +95,7 @@ def test_a_stop_left_by_a_crash_is_still_an_opt_out(runtime, channel, sender, co
     replies = stored_replies(runtime, inbound_id)
     assert bool(replies) is confirmation and all("回复1提交" not in r.text for r in replies)
     with transaction(runtime.sessions) as session:
-        assert sms.phone_opted_out(session, PHONE)
+        assert phone_opted_out(session, PHONE)
     later = left_received(runtime, Inbound(channel, sender, "SM2", text=REPORT, phone=PHONE))
     retry(runtime)
     assert stored_replies(runtime, later) and outbox(runtime) == []  # opted out: nothing sent

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from bot.handlers.telegram import build_application
+from bot.handlers.telegram.handler import build_application
 from gateway.app import create_app
 from storage.db import transaction
 from storage.models import InboundMessage

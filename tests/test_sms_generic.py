@@ -8,8 +8,8 @@ import time
 import pytest
 from sqlalchemy import select
 
+from bot.signing import HEADER, signature
 from gateway.app import create_app
-from gateway.forwarding.signing import HEADER, signature
 from storage.db import transaction
 from storage.models import Reporter
 from tests.conftest import make_runtime

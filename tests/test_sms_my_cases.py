@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.engine import MY_CASES_SHOWN
-from bot.handlers.sms import segments
+from bot.handlers.sms.rules import segments
 from categories import load_tree
 from storage.db import transaction
 from storage.models import Case, Reporter

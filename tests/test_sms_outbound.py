@@ -9,8 +9,8 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import select
 
+from bot.signing import HEADER, verify
 from cases.outbox import enqueue
-from gateway.forwarding.signing import HEADER, verify
 from gateway.forwarding.worker import Worker
 from storage.db import transaction
 from storage.models import Outbox, Reporter

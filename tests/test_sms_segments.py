@@ -8,7 +8,8 @@ from functools import cache
 import pytest
 
 from bot.engine import MY_CASES_SHOWN
-from bot.handlers.sms import render, segments, twiml
+from bot.handlers.sms.handler import twiml
+from bot.handlers.sms.rules import render, segments
 from bot.i18n import catalog, t
 from bot.types import Choice, Reply
 from categories import load_tree

@@ -7,8 +7,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from bot.signing import signature
 from gateway.app import create_app
-from gateway.forwarding.signing import signature
 from storage.db import transaction
 from storage.models import CaseEvent, Outbox
 from tests.forwarding_fixtures import PLATFORM_SECRET, signed_post

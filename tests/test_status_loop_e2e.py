@@ -12,12 +12,9 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select
 
-from bot.handlers.sms import TWILIO, send_twilio
-from bot.handlers.telegram import build_application
-from bot.handlers.telegram_outbox import send_outbox
+from bot.handlers.telegram.handler import build_application
+from bot.signing import HEADER, verify
 from gateway.app import create_app
-from gateway.forwarding.senders import register_sender
-from gateway.forwarding.signing import HEADER, verify
 from gateway.forwarding.worker import Worker
 from storage.db import transaction
 from storage.models import Case
@@ -38,8 +35,6 @@ def loop(tmp_path, tg, receiver, local_server):
     """One gateway: Telegram via the emulator, Twilio REST via a local stand-in, webhook sink
     pointed at the receiver, real senders in place."""
     twilio = twilio_api(local_server)
-    register_sender("telegram", send_outbox)  # other tests' fixtures may have swapped them out
-    register_sender(TWILIO, send_twilio)
     runtime = make_runtime(
         tmp_path / "var", GRIDINTAKE_TELEGRAM_TOKEN=tg.token,
         GRIDINTAKE_TELEGRAM_BASE_URL=tg.api.base_url, GRIDINTAKE_BOT_CONFIRM_BELOW="1.01",

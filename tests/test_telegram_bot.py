@@ -13,10 +13,8 @@ from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from bot.handlers.telegram import build_application
-from bot.handlers.telegram_outbox import send_outbox
+from bot.handlers.telegram.handler import build_application
 from cases.notices import ask_for_rating, message
-from gateway.forwarding.senders import register_sender
 from gateway.forwarding.worker import Worker
 from storage.db import transaction
 from storage.models import Attachment, Case, InboundMessage, Outbox, Reporter
@@ -39,7 +37,6 @@ def jpeg(width: int = 640, height: int = 480, seed: int = 3) -> bytes:
 @pytest.fixture
 def bot_runtime(tmp_path, tg):
     """Always ask for the category (so the inline pick is exercised); outbox via the emulator."""
-    register_sender("telegram", send_outbox)  # other tests' fixtures may have swapped it out
     runtime = make_runtime(tmp_path / "var", GRIDINTAKE_BOT_CONFIRM_BELOW="1.01",
                            GRIDINTAKE_TELEGRAM_TOKEN=tg.token,
                            GRIDINTAKE_TELEGRAM_BASE_URL=tg.api.base_url)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.handlers.telegram import build_application, run_polling
+from bot.handlers.telegram.handler import build_application, run_polling
 from storage.db import transaction
 from storage.models import InboundMessage
 from tests.conftest import make_runtime

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from telegram import Bot, InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 
-from bot.handlers.telegram import attachment_of, inbound_from_update, render
-from bot.handlers.telegram_outbox import (
+from bot.handlers.telegram.handler import attachment_of, inbound_from_update, render
+from bot.handlers.telegram.outbound import (
     ApiError,
     BotApi,
     Pacer,
@@ -23,7 +23,7 @@ from bot.handlers.telegram_outbox import (
     send_outbox,
 )
 from bot.types import Choice, Photo, Reply
-from gateway.forwarding.senders import PermanentError, RecipientUnreachable, RetryableError
+from cases.outbox import PermanentError, RecipientUnreachable, RetryableError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "telegram"
 BOT = Bot("7000000001:AAF-unit-test-token")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from gateway.admin.audit import record
 from gateway.admin.security import ROLES
-from storage.models import User, utcnow
+from storage.models import User, token_hash, utcnow
 
 MIN_PASSWORD = 8
 # Checked against when the name is unknown, so both failures take the same time.
@@ -20,10 +19,6 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 class UserError(ValueError):
     """A bad name, role or password; the message says which."""
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def set_user(session: Session, name: str, role: str, password: str, actor: str) -> User:

@@ -25,14 +25,7 @@ from typing import Any
 import httpx
 from sqlalchemy import or_, select, update
 
-from cases.outbox import RESIDENT_SINKS
-from gateway.forwarding.senders import (
-    PermanentError,
-    RecipientUnreachable,
-    RetryableError,
-    load_channel_senders,
-    sender_for,
-)
+from cases.outbox import RESIDENT_SINKS, PermanentError, RecipientUnreachable, RetryableError
 from gateway.sinks import platform_sinks
 from storage.db import transaction
 from storage.models import Outbox, Reporter, utcnow
@@ -94,7 +87,6 @@ class Worker:
         self.postgres = runtime.db.dialect.name == "postgresql"
         self.http = httpx.Client(timeout=self.settings.timeout_s)
         self.sinks = platform_sinks(runtime.config, self.http)
-        load_channel_senders()
 
     def close(self) -> None:
         self.http.close()
@@ -167,10 +159,10 @@ class Worker:
         return outcomes
 
     def _send(self, row: Outbox) -> Outcome:
-        send = self.sinks.get(row.sink) or sender_for(row.sink)
+        send = self.sinks.get(row.sink) or self.runtime.senders.get(row.sink)
         try:
             if send is None:
-                raise RetryableError(f"no sender registered for sink {row.sink!r}")
+                raise RetryableError(f"no sender for sink {row.sink!r}")
             return Outcome(row, "done", result=send(self.runtime, row))
         except RecipientUnreachable as exc:
             return Outcome(row, "unreachable", f"recipient unreachable: {exc}")

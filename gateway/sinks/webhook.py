@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from bot.signing import HEADER, signature
 from cases.outbox import RetryableError
-from gateway.forwarding.signing import HEADER, signature
 from gateway.sinks.base import Sink, raise_for_status
 from storage.models import Outbox
 

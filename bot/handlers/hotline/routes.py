@@ -12,10 +12,9 @@ from functools import wraps
 from flask import Blueprint, current_app, g, jsonify, render_template, request
 from sqlalchemy import select
 
-from bot.handlers.hotline import InProgress, TranscriptError, file_transcript, preview
-from gateway.admin.users import token_hash  # the one hash `users token` stores
+from bot.handlers.hotline.handler import InProgress, TranscriptError, file_transcript, preview
 from storage.db import transaction
-from storage.models import User
+from storage.models import User, token_hash  # the one hash `users token` stores
 
 bp = Blueprint("transcripts", __name__)  # the page and its script live in the app's own
 # templates/operator/ and static/operator/

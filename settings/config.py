@@ -44,7 +44,7 @@ class ConfigError(Exception):
 
 
 def _default_text() -> str:
-    return resources.files("gateway").joinpath("default.toml").read_text("utf-8")
+    return resources.files("settings").joinpath("default.toml").read_text("utf-8")
 
 
 def _coerce(value: str, like: Any, where: str) -> Any:

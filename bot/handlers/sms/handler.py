@@ -1,5 +1,5 @@
-"""The SMS channel: Twilio and generic-gateway messages in, TwiML or JSON replies out, and the
-outbox senders that text residents about their cases.
+"""The SMS channel's inbound side: Twilio and generic-gateway messages in, TwiML or JSON replies
+out (the routes are `routes.py`, the outbox senders `outbound.py`, the shared rules `rules.py`).
 
 Opt-out. Twilio filters STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE and OPTOUT on long
 codes itself: the message still reaches us, but Twilio answers with its own confirmation and
@@ -14,12 +14,8 @@ Opt-in words only act for a number that is opted out, so "yes" still confirms a 
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -27,6 +23,18 @@ import httpx
 from sqlalchemy import or_, select
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.handlers.sms.rules import (
+    GENERIC,
+    GENERIC_OPT_OUT,
+    OPT_IN,
+    TWILIO,
+    TWILIO_OPT_OUT,
+    e164,
+    keyword,
+    phone_opted_out,
+    render,
+    twilio_api_base,
+)
 from bot.i18n import guess_language, normalize_language, t
 from bot.types import Inbound, Outcome, Photo, Reply
 from cases import reporters
@@ -36,85 +44,12 @@ from storage.states import ANSWERED, DialogState, InboundStatus
 
 log = logging.getLogger(__name__)
 
-TWILIO = "sms"
-GENERIC = "generic_sms"
-DEFAULT_TWILIO_API = "https://api.twilio.com"
-
-# ---- segments ------------------------------------------------------------------------------
-
-GSM7_BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENSION = "^{}\\[~]|€\f"  # two septets each (escape + char)
-_BASIC, _EXT = frozenset(GSM7_BASIC), frozenset(GSM7_EXTENSION)
-
-
-@dataclass(frozen=True)
-class Segments:
-    encoding: str  # GSM-7 | UCS-2
-    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
-    count: int
-
-
-def _parts(sizes: list[int], per_part: int) -> int:
-    """Greedy split that never breaks an escape pair or a surrogate pair across parts."""
-    parts, used = 1, 0
-    for size in sizes:
-        if used + size > per_part:
-            parts, used = parts + 1, 0
-        used += size
-    return parts
-
-
-def segments(text: str) -> Segments:
-    """How many SMS parts a text takes: GSM-7 160/153 septets, else UCS-2 70/67 units."""
-    if all(ch in _BASIC or ch in _EXT for ch in text):
-        sizes = [2 if ch in _EXT else 1 for ch in text]
-        single, multi, encoding = 160, 153, "GSM-7"
-    else:
-        sizes = [len(ch.encode("utf-16-le")) // 2 for ch in text]
-        single, multi, encoding = 70, 67, "UCS-2"
-    units = sum(sizes)
-    if units <= single:
-        return Segments(encoding, units, 1 if units else 0)
-    return Segments(encoding, units, max(_parts(sizes, multi), math.ceil(units / multi)))
-
-
-def render(reply: Reply) -> str:
-    """A reply as one SMS text: the choices are spelled out unless the text names them."""
-    text = reply.text
-    if reply.choices and not any(c.key in text for c in reply.choices):
-        text += " " + " ".join(f"{c.key}={c.label}" for c in reply.choices)
-    return text
-
 
 def twiml(replies: list[Reply]) -> str:
     response = MessagingResponse()
     for reply in replies:
         response.message(render(reply))
     return str(response)
-
-
-# ---- opt-out -------------------------------------------------------------------------------
-
-TWILIO_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke",
-                            "optout"})
-GENERIC_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "end", "quit", "revoke", "optout",
-                             "td", "退订"})
-OPT_IN = frozenset({"start", "yes", "unstop"})
-
-
-def keyword(text: str | None) -> str:
-    return (text or "").strip().strip(".!！。").lower()
-
-
-def phone_opted_out(session, phone: str) -> bool:
-    return session.scalar(
-        select(Reporter.id).where(or_(Reporter.phone == phone, Reporter.channel_user_id == phone),
-                                  Reporter.channel.in_((TWILIO, GENERIC)),
-                                  Reporter.unreachable.is_(True)).limit(1)
-    ) is not None
 
 
 def _set_opt_out(runtime, inbound: Inbound, inbound_id: int, opted_out: bool,
@@ -199,10 +134,6 @@ class MediaError(Exception):
     """The media could not be fetched within the limits."""
 
 
-def twilio_api_base(config) -> str:
-    return (config.get("sms", "twilio_api_base") or DEFAULT_TWILIO_API).rstrip("/")
-
-
 def fetch_media(url: str, *, auth: tuple[str, str] | None, max_bytes: int,
                 timeout: float = 10.0) -> bytes:
     """Stream the media, stopping as soon as it passes the size limit."""
@@ -271,117 +202,3 @@ def generic_inbound(data: dict[str, Any]) -> Inbound:
                    payload={"generic": data})
 
 
-def e164(raw: str) -> str | None:
-    """A phone number as E.164 (Chinese mobiles and landlines without +86 included), or None."""
-    digits = re.sub(r"[\s\-().]", "", raw)
-    if re.fullmatch(r"1[3-9]\d{9}", digits):
-        return "+86" + digits
-    if re.fullmatch(r"(?:\+?86|0086)1[3-9]\d{9}", digits):
-        return "+86" + digits[-11:]
-    if re.fullmatch(r"0[1-9]\d{8,10}", digits):  # a landline with its area code
-        return "+86" + digits[1:]
-    if re.fullmatch(r"\+[1-9]\d{6,14}", digits):
-        return digits
-    return None
-
-
-# ---- outbound (outbox senders) -------------------------------------------------------------
-
-def outbound_text(row) -> str:
-    payload = row.payload or {}
-    return render(Reply.from_json({"text": payload.get("text", ""),
-                                   "choices": payload.get("choices", [])}))
-
-
-def _refuse_opted_out(runtime, row) -> None:
-    from gateway.forwarding.senders import RecipientUnreachable
-
-    with transaction(runtime.sessions) as session:
-        if phone_opted_out(session, row.target):
-            raise RecipientUnreachable(f"{row.target} opted out (STOP)")
-
-
-def twilio_client(runtime):
-    """The REST client, pointed at `[sms] twilio_api_base` when set (tests use a local server)."""
-    from twilio.rest import Client
-
-    config = runtime.config
-    sid, token = config.secret("TWILIO_ACCOUNT_SID"), config.secret("TWILIO_AUTH_TOKEN")
-    if not (sid and token):
-        return None
-    client = Client(sid, token)
-    client.api.base_url = twilio_api_base(config)
-    return client
-
-
-# Twilio error codes that retrying cannot fix; 21610 means the number replied STOP.
-TWILIO_UNSUBSCRIBED = 21610
-TWILIO_PERMANENT = {21211, 21408, 21612, 21614, 21617, 21635, 30003, 30005, 30006}
-
-
-def send_twilio(runtime, row) -> dict:
-    import requests
-    from twilio.base.exceptions import TwilioRestException
-
-    from gateway.forwarding.senders import PermanentError, RecipientUnreachable, RetryableError
-
-    _refuse_opted_out(runtime, row)
-    client = twilio_client(runtime)
-    sender = runtime.config.secret("TWILIO_FROM")
-    if client is None or not sender:
-        raise RetryableError("Twilio is not configured: set GRIDINTAKE_TWILIO_ACCOUNT_SID, "
-                             "GRIDINTAKE_TWILIO_AUTH_TOKEN and GRIDINTAKE_TWILIO_FROM")
-    text = outbound_text(row)
-    origin = {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
-    try:
-        message = client.messages.create(to=row.target, body=text, **origin)
-    except TwilioRestException as exc:
-        if exc.code == TWILIO_UNSUBSCRIBED:
-            raise RecipientUnreachable(exc.msg) from None
-        if exc.status == 429 or exc.status >= 500:
-            raise RetryableError(f"Twilio {exc.status}: {exc.msg}") from None
-        if exc.code in TWILIO_PERMANENT or 400 <= exc.status < 500:
-            raise PermanentError(f"Twilio {exc.status}/{exc.code}: {exc.msg}") from None
-        raise RetryableError(f"Twilio {exc.status}: {exc.msg}") from None
-    except requests.RequestException as exc:
-        raise RetryableError(f"{type(exc).__name__}: {exc}") from None
-    return {"sid": message.sid, "status": message.status, "segments": segments(text).count}
-
-
-def send_generic(runtime, row) -> dict:
-    from gateway.forwarding.senders import PermanentError, RecipientUnreachable, RetryableError
-    from gateway.forwarding.signing import HEADER, signature
-
-    _refuse_opted_out(runtime, row)
-    url = runtime.config.get("sms", "generic_outbound_url")
-    secret = runtime.config.secret("SMS_GENERIC_SECRET")
-    if not (url and secret):
-        raise RetryableError("generic SMS is not configured: set [sms] generic_outbound_url and "
-                             "GRIDINTAKE_SMS_GENERIC_SECRET")
-    text = outbound_text(row)
-    body = json.dumps({"id": row.idempotency_key, "to": row.target, "text": text},
-                      ensure_ascii=False).encode()
-    headers = {"Content-Type": "application/json", HEADER: signature(secret, body)}
-    try:
-        resp = httpx.post(url, content=body, headers=headers, timeout=10.0)
-    except httpx.HTTPError as exc:
-        raise RetryableError(f"{type(exc).__name__}: {exc}") from None
-    if resp.status_code == 410:
-        raise RecipientUnreachable(f"{row.target}: the gateway says the number opted out")
-    if resp.status_code == 429 or resp.status_code >= 500:
-        raise RetryableError(f"gateway answered HTTP {resp.status_code}")
-    if resp.status_code >= 400:
-        raise PermanentError(f"gateway answered HTTP {resp.status_code}: {resp.text[:200]}")
-    return {"status": resp.status_code, "segments": segments(text).count}
-
-
-def _register() -> None:
-    try:
-        from gateway.forwarding.senders import register_sender
-    except ImportError:  # forwarding not installed: nothing to deliver through
-        return
-    register_sender(TWILIO, send_twilio)
-    register_sender(GENERIC, send_generic)
-
-
-_register()

@@ -3,7 +3,7 @@
 No business logic here: a message, photo, pin or button press becomes one `Inbound`, the engine
 (synchronous SQLAlchemy, so run in a worker thread) answers, and its replies become messages with
 an inline keyboard (choices) or a reply keyboard asking for the location. Polling
-(`gridintake telegram`, `poll_updates`) and webhook mode (gateway/telegram_webhook.py) build the
+(`gridintake telegram`, `poll_updates`) and webhook mode (`routes.py`) build the
 same Application.
 """
 
@@ -40,19 +40,17 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.handlers.telegram_outbox import bot_base_url, choice_rows, file_base_url, send_outbox
+from bot.handlers.telegram.outbound import CHANNEL, bot_base_url, choice_rows, file_base_url
 from bot.i18n import guess_language, normalize_language
 from bot.inbox import Refusal
+from bot.rate_limits import SenderLimiter
 from bot.types import Inbound, Photo, Reply
-from gateway.config import ConfigError
-from gateway.forwarding.senders import register_sender
-from gateway.rate_limits import SenderLimiter
+from settings.config import ConfigError
 from storage.db import transaction
 from storage.models import Reporter
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
 COMMANDS = {
     "zh": [("report", "上报问题"), ("status", "查询案件：/status 案件号"), ("mycases", "我的案件"),
            ("cancel", "取消当前上报"), ("lang", "Switch to English"), ("help", "帮助"),
@@ -348,5 +346,3 @@ async def run_polling(app: Application, poll_interval: float, timeout: int) -> N
 async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("telegram update failed", exc_info=context.error)
 
-
-register_sender(CHANNEL, send_outbox)

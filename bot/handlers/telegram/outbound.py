@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 
 from bot.types import Choice
-from gateway.forwarding.senders import PermanentError, RecipientUnreachable, RetryableError
+from cases.outbox import PermanentError, RecipientUnreachable, RetryableError
 
+CHANNEL = "telegram"  # also the outbox sink of its rows
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 GLOBAL_PER_SECOND = 30
 CHAT_INTERVAL_S = 1.0

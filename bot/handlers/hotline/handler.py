@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from bot.handlers.oneshot import file_report
-from bot.handlers.sms import e164
+from bot.handlers.sms.rules import e164
 from bot.i18n import t
+from bot.oneshot import file_report
 from bot.types import Inbound, without_nul
 from cases.outbox import enqueue
 from cases.serialize import case_to_json

@@ -16,6 +16,8 @@ from flask import Blueprint, current_app, jsonify, request
 from telegram import Update
 from telegram.ext import Application
 
+from bot.handlers.telegram.handler import build_application, setup_bot
+
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROCESS_TIMEOUT_S = 50  # Telegram gives up on a webhook after about a minute
 
@@ -26,8 +28,6 @@ class WebhookBridge:
     """An initialised Application on a private event loop, fed from request threads."""
 
     def __init__(self, runtime) -> None:
-        from bot.handlers.telegram import build_application, setup_bot
-
         self.app: Application = build_application(runtime)
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="telegram-webhook", daemon=True).start()

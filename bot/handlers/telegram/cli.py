@@ -7,20 +7,19 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 
-def cmd_telegram(args: argparse.Namespace) -> int:
-    from bot.handlers.telegram import (
+def cmd_telegram(args: argparse.Namespace, runtime: Any) -> int:
+    # loaded here, so other commands do not pay for python-telegram-bot
+    from bot.handlers.telegram.handler import (
         TelegramSettings,
         application_builder,
         build_application,
         run_polling,
     )
-    from gateway.runtime import Runtime
 
-    runtime = Runtime.from_env()
     settings = TelegramSettings.from_config(runtime.config, args.base_url, args.base_file_url)
     app = build_application(runtime, application_builder(settings))
     print(f"gridintake telegram polling {settings.base_url.removesuffix('/bot')}", file=sys.stderr,
@@ -39,7 +38,8 @@ async def _until_signalled(work: Coroutine[Any, Any, None]) -> None:
         await task
 
 
-def register(subparsers) -> None:
+def register(subparsers, runtime: Callable[[], Any]) -> None:
+    """The `telegram` command; ``runtime`` builds the gateway's runtime when the command runs."""
     parser = subparsers.add_parser("telegram", help="run the Telegram bot (long polling)",
                                    description="Run the Telegram bot by long polling.")
     parser.add_argument("--base-url", help="Bot API server, e.g. http://127.0.0.1:8081/bot "
@@ -49,4 +49,4 @@ def register(subparsers) -> None:
     parser.add_argument("--poll-interval", type=float, default=0.1,
                         help="seconds between polls (a server without long polling answers at once)")
     parser.add_argument("--timeout", type=int, default=10, help="long-poll length in seconds")
-    parser.set_defaults(func=cmd_telegram)
+    parser.set_defaults(func=lambda args: cmd_telegram(args, runtime()))

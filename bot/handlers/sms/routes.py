@@ -15,10 +15,12 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, jsonify, request
 from twilio.request_validator import RequestValidator
 
-from bot.handlers import sms
+from bot.handlers.sms import handler as sms
+from bot.handlers.sms.rules import GENERIC, TWILIO, render, segments
 from bot.inbox import Refusal
+from bot.rate_limits import SenderLimiter
+from bot.signing import HEADER, SignatureError, verify
 from bot.types import Inbound, Outcome, without_nul
-from gateway.rate_limits import SenderLimiter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -69,7 +71,7 @@ def twilio_webhook():
     if not key or not sender:
         return Response("MessageSid and From are required\n", 400, mimetype="text/plain")
     with_media = (form.get("NumMedia") or "0").strip() not in ("", "0")
-    outcome = _handle(sms.TWILIO, key, sender, form.get("Body"),
+    outcome = _handle(TWILIO, key, sender, form.get("Body"),
                       lambda fetch: sms.twilio_inbound(runtime, form, fetch_media=fetch),
                       look_first=with_media)
     return _xml(sms.twiml(outcome.replies))
@@ -115,8 +117,6 @@ def _generic_fields(body: bytes) -> dict:
 
 @bp.post("/sms/generic")
 def generic_webhook():
-    from gateway.forwarding.signing import HEADER, SignatureError, verify
-
     if _too_large():
         return jsonify(error="request too large for an SMS webhook"), 413
     runtime = _runtime()
@@ -132,8 +132,8 @@ def generic_webhook():
         data = _generic_fields(body)
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
-    outcome = _handle(sms.GENERIC, str(data["id"]), data["from"], data.get("text"),
+    outcome = _handle(GENERIC, str(data["id"]), data["from"], data.get("text"),
                       lambda _fetch: sms.generic_inbound(data))
-    replies = [{"text": sms.render(r), "segments": sms.segments(sms.render(r)).count}
+    replies = [{"text": render(r), "segments": segments(render(r)).count}
                for r in outcome.replies]
     return jsonify(replies=replies, replayed=outcome.replayed, case_number=outcome.case_number)

@@ -1,0 +1,1 @@
+"""The console: a resident's conversation on stdin/stdout (`gridintake chat`)."""

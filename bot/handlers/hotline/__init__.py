@@ -1,0 +1,1 @@
+"""The hotline: operators' call transcripts filed as cases (API, page, CSV import)."""

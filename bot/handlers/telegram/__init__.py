@@ -1,0 +1,1 @@
+"""Telegram: Updates in (polling or the webhook route), Bot API messages out."""
