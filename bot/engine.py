@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from cases.relabel import relabel
 from categories import NONE_LABEL
 from geo.types import GeoResult, geo_result_from_json, geo_result_to_slots
 from nlp.types import Classification, classification_from_json
+from settings.typed import BotSettings
 from storage.db import transaction
 from storage.models import (
     Attachment,
@@ -73,16 +73,6 @@ _LOCK_INBOUND_AND_SENDER = (
 _FINISH_INBOUND = update(_INBOUND).where(_INBOUND.c.id == bindparam("row")).values(
     reporter_id=bindparam("reporter"), status=bindparam("status"),
     replies=bindparam("replies"), processed_at=bindparam("processed_at"))
-
-
-@dataclass
-class BotSettings:
-    city: str = "鹤壁"
-    max_text_chars: int = 2000
-    max_photo_bytes: int = 10 * 1024 * 1024
-    idle_minutes: int = 30
-    confirm_below: float = 0.55
-    min_geo_confidence: float = 0.6
 
 
 class Turn:
@@ -332,7 +322,7 @@ class Engine:
         try:
             stored = store_photo(inbound.photo.data, self.photo_dir, self.settings.max_photo_bytes)
         except BadPhoto:
-            turn.say("bad_photo", mb=self.settings.max_photo_bytes // (1024 * 1024))
+            turn.say("bad_photo", mb=self.settings.max_photo_mb)
             return False
         attachment = Attachment(
             inbound_id=inbound_id, path=str(stored.shared_path), sha256=stored.sha256,

@@ -20,7 +20,7 @@ def file_report(runtime, *, text: str, lat: float | None = None, lon: float | No
     text = (text or "").strip()
     if not text:
         raise ValueError("the report text is empty: say what the problem is and where")
-    limit = int(runtime.config.get("bot", "max_text_chars"))
+    limit = runtime.settings.bot.max_text_chars
     if len(text) > limit:
         raise ValueError(f"the report text is {len(text)} characters; the limit is {limit}")
     classification = runtime.classify(text)
@@ -34,7 +34,7 @@ def file_report(runtime, *, text: str, lat: float | None = None, lon: float | No
     if photo is not None:
         try:
             stored = store_photo(photo, runtime.config.data_dir / "photos",
-                                 int(runtime.config.get("bot", "max_photo_bytes")))
+                                 runtime.settings.bot.max_photo_bytes)
         except BadPhoto as exc:
             raise ValueError(f"the photo was not accepted: {exc}") from None
     with transaction(runtime.sessions) as session:

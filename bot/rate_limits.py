@@ -11,6 +11,8 @@ from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from settings.typed import LimitSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -54,11 +56,14 @@ class SenderLimiter:
             self.strategy = MovingWindowRateLimiter(storage_from_string(storage_uri))
 
     @classmethod
+    def from_settings(cls, limits: LimitSettings) -> SenderLimiter:
+        return cls(limits.storage_uri, limits.per_sender)
+
+    @classmethod
     def for_app(cls, app) -> SenderLimiter:
         limiter = app.extensions.get("gridintake_sender_limiter")
         if limiter is None:
-            config = app.config["RUNTIME"].config
-            limiter = cls(config.get("limits", "storage_uri"), config.get("limits", "per_sender"))
+            limiter = cls.from_settings(app.config["RUNTIME"].settings.limits)
             app.extensions["gridintake_sender_limiter"] = limiter
         return limiter
 

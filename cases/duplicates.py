@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from rapidfuzz import fuzz
 from sqlalchemy import bindparam, delete, exists, select
@@ -16,21 +15,8 @@ from cases.notices import message
 from cases.status import OPEN_STATUSES
 from categories import NONE_LABEL
 from geo.coords import distance_m
+from settings.typed import DuplicateSettings
 from storage.models import Case, CaseEvent, CaseFollower
-
-
-@dataclass(frozen=True)
-class DuplicateSettings:
-    distance_m: float = 50
-    window_hours: float = 72
-    min_text_similarity: float = 40
-
-    @classmethod
-    def from_config(cls, config: Any) -> DuplicateSettings:
-        section = config["duplicates"]
-        return cls(float(section["distance_m"]), float(section["window_hours"]),
-                   float(section["min_text_similarity"]))
-
 
 # Built once (every filing runs it). Only what is compared and linked is loaded (a case row
 # carries its evidence), the best candidate is then at hand without another query, and whether

@@ -39,7 +39,6 @@ class Intake:
     classify: Callable[[str], Classification]
     tree: Callable[[], CategoryTree]
     geo: GeoService
-    min_geo_confidence: float = 0.6
     listeners: list[CaseListener] = field(default_factory=list)
 
     def place_from_text(self, text: str, classification: Classification) -> GeoResult | None:

@@ -13,37 +13,34 @@ from cases.document import case_document
 from cases.open311 import request_fields
 from cases.outbox import enqueue
 from categories import NONE_LABEL, CategoryTree
+from settings.typed import PlatformSettings
 from storage.models import Case, Outbox
 from storage.states import OutboxStatus
 
 
 class Platform:
-    def __init__(self, config: Any, tree: Callable[[], CategoryTree]) -> None:
-        self.config = config
+    def __init__(self, settings: PlatformSettings, tree: Callable[[], CategoryTree]) -> None:
+        self.settings = settings
         self.tree = tree
 
     @property
     def webhook_enabled(self) -> bool:
-        return bool(self.config.get("forwarding", "webhook_url"))
+        return bool(self.settings.webhook_url)
 
     @property
     def open311_enabled(self) -> bool:
-        return bool(self.config.get("forwarding", "open311_endpoint"))
+        return bool(self.settings.open311_endpoint)
 
     @property
     def noop_enabled(self) -> bool:
-        return bool(self.config.get("forwarding", "noop", False))
+        return self.settings.noop
 
     @property
     def overdue_notice(self) -> bool:
-        return bool(self.config.get("forwarding", "overdue_notice", True))
-
-    @property
-    def not_satisfied_below(self) -> int:
-        return int(self.config.get("forwarding", "not_satisfied_below", 3))
+        return self.settings.overdue_notice
 
     def document(self, case: Case) -> dict[str, Any]:
-        return case_document(case, self.tree(), self.config.get("server", "public_url") or "")
+        return case_document(case, self.tree(), self.settings.public_url)
 
     def forward_case(self, session: Session, case: Case) -> list[Outbox]:
         """The case listener: one row per configured sink, in the transaction that files the case."""
@@ -77,7 +74,8 @@ class Platform:
         key = f"{case.number}:{rated.id if rated else case.rating}"
         return self.notice(session, case, "rated", key=key, data={
             "rating": case.rating, "comment": case.rating_comment,
-            "not_satisfied": case.rating is not None and case.rating < self.not_satisfied_below,
+            "not_satisfied": case.rating is not None
+            and case.rating < self.settings.not_satisfied_below,
         })
 
     def case_changed(self, session: Session, case: Case, key: str, reason: str) -> list[Outbox]:

@@ -36,7 +36,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     runtime = runtime or Runtime.from_env()
     app = Flask(__name__)
     app.config["RUNTIME"] = runtime
-    app.config["MAX_CONTENT_LENGTH"] = int(runtime.config.get("bot", "max_photo_bytes")) + 65536
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.bot.max_photo_bytes + 65536
     app.secret_key = runtime.config.secret("SECRET_KEY") or local_secret(runtime.config.data_dir)
 
     @app.get("/healthz")

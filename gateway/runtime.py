@@ -8,7 +8,7 @@ from functools import cached_property
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.engine import BotSettings, Engine
+from bot.engine import Engine
 from bot.handlers.sms import handler as sms
 from bot.handlers.sms.outbound import send_generic, send_twilio
 from bot.handlers.sms.rules import GENERIC, TWILIO
@@ -19,6 +19,7 @@ from cases.outbox import Sender
 from categories import CategoryTree, load_tree
 from gateway.forwarding import case_listeners, rating_listeners, retry_listeners
 from settings.config import Config, load_config
+from settings.typed import Settings
 from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
 
@@ -31,6 +32,11 @@ class Runtime:
     @classmethod
     def from_env(cls) -> Runtime:
         return cls(load_config())
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The typed settings, built once; modules get their section, not raw keys."""
+        return Settings.from_config(self.config)
 
     @cached_property
     def db(self) -> SqlEngine:
@@ -79,10 +85,7 @@ class Runtime:
 
     @cached_property
     def intake(self) -> Intake:
-        intake = Intake(
-            classify=self.classify, tree=self.tree, geo=self.geo,
-            min_geo_confidence=float(self.config.get("geocoding", "min_confidence")),
-        )
+        intake = Intake(classify=self.classify, tree=self.tree, geo=self.geo)
         # Run inside the transaction that files a case: forwarding, duplicate linking.
         intake.listeners.extend(case_listeners(self))
         return intake
@@ -95,16 +98,7 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        bot = self.config["bot"]
-        settings = BotSettings(
-            city=self.config.get("city", "name").split(" ")[0],
-            max_text_chars=int(bot["max_text_chars"]),
-            max_photo_bytes=int(bot["max_photo_bytes"]),
-            idle_minutes=int(bot["conversation_idle_minutes"]),
-            confirm_below=float(bot["confirm_below"]),
-            min_geo_confidence=float(self.config.get("geocoding", "min_confidence")),
-        )
-        engine = Engine(self.sessions, self.intake, settings, self.config.data_dir)
+        engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir)
         engine.rating_listeners.extend(rating_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
         engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))

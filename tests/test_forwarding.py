@@ -181,7 +181,7 @@ def test_overdue_cases_get_an_event_and_a_platform_notice_once(fwd):
     with transaction(fwd.runtime.sessions) as session:
         session.execute(update(Case).where(Case.number == late)
                         .values(due_at=utcnow() - timedelta(hours=2)))
-    platform = Platform(fwd.runtime.config, fwd.runtime.tree)
+    platform = Platform(fwd.runtime.settings.platform, fwd.runtime.tree)
     with transaction(fwd.runtime.sessions) as session:
         assert mark_overdue(session, platform) == [late]
     with transaction(fwd.runtime.sessions) as session:

@@ -7,13 +7,14 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot.engine import BotSettings, Engine
+from bot.engine import Engine
 from bot.i18n import t
 from bot.types import Inbound
 from cases.status import apply_status
 from gateway.app import create_app
 from gateway.cli import main as cli
 from gateway.forwarding import rating_listeners
+from settings.typed import BotSettings
 from storage.db import transaction
 from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
 from tests.forwarding_fixtures import runtime_env, signed_post

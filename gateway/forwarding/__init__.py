@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.duplicates import DuplicateSettings, duplicate_listener
+from cases.duplicates import duplicate_listener
 from cases.notices import late_replies
 from cases.platform import Platform
 
 
 def platform_for(runtime: Any) -> Platform:
-    return Platform(runtime.config, runtime.tree)
+    return Platform(runtime.settings.platform, runtime.tree)
 
 
 def case_listeners(runtime: Any) -> list:
     """Run inside the transaction that files a case: link duplicates first (so the forwarded
     document names the original), then write the deliveries to the platform."""
-    return [duplicate_listener(DuplicateSettings.from_config(runtime.config)),
+    return [duplicate_listener(runtime.settings.duplicates),
             platform_for(runtime).forward_case]
 
 

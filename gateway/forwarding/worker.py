@@ -27,39 +27,13 @@ from sqlalchemy import or_, select, update
 
 from cases.outbox import RESIDENT_SINKS, PermanentError, RecipientUnreachable, RetryableError
 from gateway.sinks import platform_sinks
+from settings.typed import WorkerSettings
 from storage.db import transaction
 from storage.models import Outbox, Reporter, utcnow
 from storage.states import IN_FLIGHT, OutboxStatus
 
 log = logging.getLogger(__name__)
 SENDING = IN_FLIGHT
-
-
-@dataclass
-class WorkerSettings:
-    max_attempts: int = 8
-    backoff_base_s: float = 2.0
-    backoff_cap_s: float = 3600.0
-    batch_size: int = 20
-    lease_s: float = 120.0
-    timeout_s: float = 10.0
-
-    @classmethod
-    def from_config(cls, config: Any) -> WorkerSettings:
-        get = config.get
-        return cls(
-            max_attempts=int(get("forwarding", "max_attempts", 8)),
-            backoff_base_s=float(get("forwarding", "backoff_base_s", 2)),
-            backoff_cap_s=float(get("forwarding", "backoff_cap_s", 3600)),
-            batch_size=int(get("forwarding", "batch_size", 20)),
-            lease_s=float(get("forwarding", "lease_s", 120)),
-            timeout_s=float(get("forwarding", "timeout_s", 10)),
-        )
-
-    def __post_init__(self) -> None:
-        if self.lease_s <= self.timeout_s + 1:
-            raise ValueError(f"forwarding lease ({self.lease_s} s) must exceed the HTTP timeout "
-                             f"({self.timeout_s} s) by more than a second")
 
 
 def backoff_delay(attempts: int, base: float, cap: float, rng: random.Random) -> float:

@@ -163,7 +163,7 @@ def _check_fileable(runtime, call: Transcript) -> str:
     text = citizen_text(call.transcript)
     if not text:
         raise TranscriptError("the transcript has no words from the caller")
-    limit = int(runtime.config.get("bot", "max_text_chars"))
+    limit = runtime.settings.bot.max_text_chars
     if len(text) > limit:
         raise TranscriptError(f"the caller's words are {len(text)} characters; the limit is {limit}")
     if call.label and call.label != "none" and call.label not in runtime.tree():

@@ -160,7 +160,7 @@ def _first_image(runtime, form: dict[str, str]) -> tuple[Photo | None, list[dict
     count = int(form.get("NumMedia") or 0) if (form.get("NumMedia") or "0").isdigit() else 0
     api_host = urlparse(twilio_api_base(config)).netloc
     sid, token = config.secret("TWILIO_ACCOUNT_SID"), config.secret("TWILIO_AUTH_TOKEN")
-    max_bytes = int(config.get("bot", "max_photo_bytes"))
+    max_bytes = runtime.settings.bot.max_photo_bytes
     notes, photo = [], None
     for i in range(min(count, 10)):
         url, mime = form.get(f"MediaUrl{i}"), form.get(f"MediaContentType{i}", "")

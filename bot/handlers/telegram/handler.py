@@ -170,11 +170,10 @@ def render(reply: Reply, keyboard_shown: bool) -> list[tuple[str, Any]]:
 class TelegramChannel:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
-        self.max_photo_bytes = int(runtime.config.get("bot", "max_photo_bytes"))
+        self.max_photo_bytes = runtime.settings.bot.max_photo_bytes
         # the SMS routes' limiter: same storage (memory, or Redis shared by every process), and
         # a storage failure lets the message through rather than lose it
-        self.limiter = SenderLimiter(runtime.config.get("limits", "storage_uri"),
-                                     runtime.config.get("limits", "per_sender"))
+        self.limiter = SenderLimiter.from_settings(runtime.settings.limits)
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def install(self, app: Application) -> None:
