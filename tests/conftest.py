@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +14,10 @@ import sqlalchemy as sa
 from gateway.runtime import Runtime
 from settings.config import load_config
 from storage.migrate import upgrade
+from tests.support.browser import chromium_page
+from tests.support.dependencies import REQUIRE_ENV, is_missing_dependency, missing
 
-pytest_plugins = ["tests.tgemu.fixtures", "tests.forwarding_fixtures"]
+pytest_plugins = ["pytester", "tests.tgemu.fixtures", "tests.forwarding_fixtures"]
 
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
@@ -26,7 +29,7 @@ def _postgres_available() -> str | None:
             pass
         engine.dispose()
     except Exception as exc:  # any failure to connect means: skip with the reason
-        return f"PostgreSQL at 127.0.0.1:5432/test is not reachable: {exc.__class__.__name__}"
+        return f"PostgreSQL at 127.0.0.1:5432/test ({exc.__class__.__name__})"
     return None
 
 
@@ -35,7 +38,7 @@ def pg_schema() -> Iterator[str]:
     """A fresh schema in the local PostgreSQL `test` database, dropped afterwards."""
     reason = _postgres_available()
     if reason:
-        pytest.skip(reason)
+        missing("PostgreSQL", reason)
     schema = f"t_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(PG_SERVER)
     with admin.begin() as conn:
@@ -86,3 +89,28 @@ def any_runtime(tmp_path, database_url) -> Iterator[Runtime]:
     rt = make_runtime(tmp_path / "var", database_url)
     yield rt
     rt.db.dispose()
+
+
+@pytest.fixture
+def page() -> Iterator:
+    """A headless Chromium page (tests/support/browser.py)."""
+    yield from chromium_page()
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Browser and emulator tests are slow too: `make test-fast` leaves them out."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("emulator"):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under `make test` (GRIDINTAKE_REQUIRE_TEST_DEPS=1) a skip for a missing dependency fails."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get(REQUIRE_ENV) == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if is_missing_dependency(reason):
+            report.outcome = "failed"
+            report.longrepr = f"{reason}\n(make test installs this; the run is incomplete without it)"

@@ -7,7 +7,6 @@ import shutil
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -17,11 +16,10 @@ from gateway.app import create_app
 from nlp.model import default_model_dir
 from storage.db import transaction
 from storage.models import Case, utcnow
+from tests.support.browser import screenshot
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "admin"
 PASSWORD = "correct horse battery"
 NEW_WORD = "蓝莓怪兽"
 TEXT = f"淇滨大道与九州路交叉口那个{NEW_WORD}又出来了"
@@ -50,26 +48,8 @@ def server(runtime) -> Iterator[str]:
     http.shutdown()
 
 
-@pytest.fixture
-def page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (make test-deps)")
-    with sync_api.sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run"])
-        except Exception as exc:  # any failure to start the browser: skip with the reason
-            pytest.skip(f"Chromium cannot start: {exc}")
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        yield context.new_page()
-        browser.close()
-
-
 def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, "admin", name)
 
 
 def test_keyword_edit_try_evaluate_and_activate_a_model_in_a_browser(server, page, runtime):

@@ -18,7 +18,7 @@ from storage.db import transaction
 from storage.models import Outbox
 from tests.forwarding_fixtures import build_env, runtime_env
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -36,13 +36,13 @@ from bot.handlers.sms.outbound import outbound_text
 from bot.types import Reply
 from storage.db import transaction
 from storage.models import Case, Conversation, InboundMessage, Outbox
-from tests import test_sms_support as support
 from tests.conftest import make_runtime
+from tests.support import sms as support
+from tests.support.sms import ACCOUNT, TOKEN, sign, twilio_form
 from tests.test_sms_outbound import twilio_api
 from tests.test_sms_serve import GRIDINTAKE, serving
-from tests.test_sms_support import ACCOUNT, TOKEN, sign, twilio_form
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PUBLIC_URL = "https://intake.example.test"  # what Twilio signs; the server checks against it
 SMS_URL = PUBLIC_URL + "/sms/twilio"
 local_server = support.local_server  # fixture

@@ -4,9 +4,7 @@ category, submit, read the case number."""
 from __future__ import annotations
 
 import re
-import shutil
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,13 +14,10 @@ from gateway.app import create_app
 from storage.db import transaction
 from storage.models import Case, Outbox
 from tests.conftest import make_runtime
+from tests.support.browser import screenshot
 from tests.test_hotline_api import add_user
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 TRANSCRIPT = ("话务员：您好，12345热线，请讲。\n"
               "市民：淇滨大道与九州路交叉口的井盖坏了，晚上很危险，我电话13900001111。\n"
               "话务员：好的，已记录。")
@@ -38,20 +33,6 @@ def site(tmp_path):
     yield runtime, f"http://127.0.0.1:{server.server_port}", token
     server.shutdown()
     runtime.db.dispose()
-
-
-@pytest.fixture
-def page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:
-            pytest.skip(f"headless Chromium could not start: {exc}")
-        yield browser.new_page(viewport={"width": 1200, "height": 820})
-        browser.close()
 
 
 def test_operator_previews_corrects_and_files_a_transcript(site, page):
@@ -76,8 +57,7 @@ def test_operator_previews_corrects_and_files_a_transcript(site, page):
     text = page.text_content("#result")
     number = re.search(r"GI-\d{8}-\d{6}", text).group()
     assert "短信" in text
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "operator_page.png"), full_page=True)
+    screenshot(page, "operator", "operator_page")
     with transaction(runtime.sessions) as session:
         case = session.scalar(select(Case).where(Case.number == number))
         assert case.channel == "hotline" and case.label == corrected

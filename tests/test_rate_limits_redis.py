@@ -14,7 +14,8 @@ from gateway.app import create_app
 from storage.db import transaction
 from storage.models import InboundMessage
 from tests.conftest import make_runtime
-from tests.test_sms_support import TOKEN, Texter
+from tests.support.services import require_redis
+from tests.support.sms import TOKEN, Texter
 
 REDIS = "redis://127.0.0.1:6379/0"
 DOWN = "redis://127.0.0.1:1/0"  # nothing listens there
@@ -23,11 +24,7 @@ TOO_FAST = "您发送得太快了，请稍后再试。"
 
 @pytest.fixture(scope="module", autouse=True)
 def redis_up() -> None:
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(REDIS).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis at 127.0.0.1:6379 is not reachable: {exc}")
+    require_redis(REDIS)
 
 
 def inbound_count(runtime) -> int:

@@ -13,7 +13,7 @@ from gateway.app import create_app
 from storage.db import transaction
 from storage.models import Reporter
 from tests.conftest import make_runtime
-from tests.test_sms_support import FIXTURES, inbound_count
+from tests.support.sms import FIXTURES, inbound_count
 
 SECRET = "generic-secret"
 

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from gateway.app import create_app
 from storage.db import transaction
 from storage.models import Attachment, InboundMessage
-from tests import test_sms_support as support
 from tests.conftest import make_runtime
-from tests.test_sms_support import ACCOUNT, TOKEN, sign, twilio_form
+from tests.support import sms as support
+from tests.support.sms import ACCOUNT, TOKEN, sign, twilio_form
 
 local_server = support.local_server  # fixture
 

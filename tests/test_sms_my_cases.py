@@ -14,8 +14,8 @@ from bot.handlers.sms.rules import segments
 from categories import load_tree
 from storage.db import transaction
 from storage.models import Case, Reporter
-from tests import test_sms_support as support
-from tests.test_sms_support import Texter
+from tests.support import sms as support
+from tests.support.sms import Texter
 
 sms_runtime, sms_client = support.sms_runtime, support.sms_client  # fixtures
 

@@ -14,9 +14,9 @@ from cases.outbox import enqueue
 from gateway.forwarding.worker import Worker
 from storage.db import transaction
 from storage.models import Outbox, Reporter
-from tests import test_sms_support as support
 from tests.conftest import make_runtime
-from tests.test_sms_support import ACCOUNT, FIXTURES, TOKEN
+from tests.support import sms as support
+from tests.support.sms import ACCOUNT, FIXTURES, TOKEN
 
 local_server = support.local_server  # fixture
 

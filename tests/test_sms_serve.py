@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from gateway.app import local_secret
-from tests.test_sms_support import TOKEN, sign, twilio_form
+from tests.support.sms import TOKEN, sign, twilio_form
 
 GRIDINTAKE = Path(sys.executable).with_name("gridintake")
+pytestmark = pytest.mark.slow  # starts gunicorn
 
 
 def free_port() -> int:

@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from gateway.app import create_app
 from storage.db import transaction
 from storage.models import Case, Conversation, InboundMessage, Reporter
-from tests import test_sms_support as support
 from tests.conftest import make_runtime
-from tests.test_sms_support import TOKEN, Texter, inbound_count, sign, twilio_form
+from tests.support import sms as support
+from tests.support.services import require_redis
+from tests.support.sms import TOKEN, Texter, inbound_count, sign, twilio_form
 
 sms_runtime, sms_client = support.sms_runtime, support.sms_client  # fixtures
 
@@ -218,11 +219,7 @@ def test_help_and_status_keywords(sms_client):
 @pytest.mark.parametrize("storage", ["memory://", "redis://127.0.0.1:6379/0"])
 def test_rate_limit_per_sender_answers_politely(tmp_path, storage):
     if storage.startswith("redis"):
-        redis = pytest.importorskip("redis")
-        try:
-            redis.Redis.from_url(storage).ping()
-        except redis.RedisError as exc:
-            pytest.skip(f"Redis at 127.0.0.1:6379 is not reachable: {exc}")
+        require_redis(storage)
     runtime = make_runtime(tmp_path / "var", GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
                            GRIDINTAKE_LIMITS_PER_SENDER="3/minute",
                            GRIDINTAKE_RATE_LIMIT_STORAGE=storage)

@@ -18,11 +18,11 @@ from gateway.app import create_app
 from gateway.forwarding.worker import Worker
 from storage.db import transaction
 from storage.models import Case
-from tests import test_sms_support as support
 from tests.conftest import make_runtime
 from tests.forwarding_fixtures import WEBHOOK_SECRET, runtime_env, signed_post
+from tests.support import sms as support
+from tests.support.sms import ACCOUNT, TOKEN, Texter
 from tests.test_sms_outbound import twilio_api
-from tests.test_sms_support import ACCOUNT, TOKEN, Texter
 from tests.test_telegram_bot import NUMBER, report
 
 pytestmark = pytest.mark.emulator

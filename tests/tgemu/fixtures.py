@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from telegram.ext import Application, ApplicationBuilder
 
+from tests.support.dependencies import missing
 from tests.tgemu.compat import BotApiCompat
 from tests.tgemu.emulator import Emulator, EmulatorUnavailable
 from tests.tgemu.resident import Resident
@@ -50,7 +51,7 @@ def tg() -> Iterator[TelegramHarness]:
     try:
         emulator.start()
     except EmulatorUnavailable as error:
-        pytest.skip(f"Telegram emulator unavailable: {error}")
+        missing("the telegram-test-api emulator (make test-deps)", error)
     api = BotApiCompat(emulator)
     api.start()
     try:

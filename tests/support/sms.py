@@ -19,7 +19,7 @@ from storage.db import transaction
 from storage.models import InboundMessage
 from tests.conftest import make_runtime
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sms"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sms"
 TOKEN = "twilio-test-auth-token"
 ACCOUNT = "ACae0e4a4d2d0e7b5f3c2a1b0c9d8e7f6a"
 
