@@ -8,13 +8,14 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 
-from flask import Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, g, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
 
 from cases.filing import CITY_TZ
 from cases.serialize import case_to_json
 from gateway.admin import bp
 from gateway.admin.case_filters import BadFilter, CaseFilter
+from gateway.admin.case_page import case_extras, mask
 from gateway.admin.csv_safe import safe_cell
 from gateway.admin.dashboard import CHANNEL_NAMES, STATUS_NAMES
 from gateway.admin.security import require, runtime
@@ -83,8 +84,11 @@ def cases():
     wanted, page = _filter(), _page()
     stmt = (select(Case).where(*wanted.conditions()).order_by(Case.created_at.desc(), Case.id.desc())
             .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1))
+    reveal = g.user["role"] == "admin"
     with transaction(runtime().sessions) as db:
         rows = [case_to_json(c, with_events=False) for c in db.scalars(stmt)]
+    for row in rows:
+        row["text"] = mask(row["text"], reveal)
     more = len(rows) > PAGE_SIZE
     return render_template("admin/cases.html", rows=rows[:PAGE_SIZE], f=wanted, page=page, more=more,
                            choices=_choices(), status_names=STATUS_NAMES, channel_names=CHANNEL_NAMES)
@@ -125,13 +129,19 @@ def cases_export():
 @bp.get("/cases/<number>")
 @require("operator")
 def case_detail(number: str):
+    reveal = g.user["role"] == "admin"
     with transaction(runtime().sessions) as db:
         case = db.scalar(select(Case).where(Case.number == number))
         if case is None:
             abort(404, description=f"没有案件 {number} (no such case)")
         data = case_to_json(case)
+        data["phones"] = [mask(p, reveal) for p in data["phones"]]
+        data["text"] = mask(data["text"], reveal)
+        data["rating_comment"] = case.rating_comment
         evidence = (case.evidence or {}).get("classification", {}).get("evidence", {})
-    return render_template("admin/case.html", case=data, evidence=evidence)
+        extras = case_extras(db, case, reveal)
+    return render_template("admin/case.html", case=data, evidence=evidence, extras=extras,
+                           status_names=STATUS_NAMES, channel_names=CHANNEL_NAMES)
 
 
 @bp.get("/audit")

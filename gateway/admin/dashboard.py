@@ -21,6 +21,9 @@ STATUS_NAMES = {
     "dispatched": "已派遣 dispatched", "in_progress": "处置中 in progress", "handled": "已处置 handled",
     "verified": "已核查 verified", "closed": "已结案 closed", "rejected": "不予受理 rejected",
     "reopened": "重新办理 reopened", "duplicate": "重复 duplicate",
+    # events that are not statuses
+    "overdue": "已超期 overdue", "rated": "已评价 rated", "linked": "关联重复 linked",
+    "unlinked": "取消关联 unlinked", "relabeled": "改类 relabeled",
 }
 CHANNEL_NAMES = {"telegram": "Telegram", "sms": "短信 SMS", "hotline": "热线 hotline",
                  "console": "控制台 console", "web": "网页 web"}
