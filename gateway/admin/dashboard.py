@@ -8,6 +8,7 @@ import io
 from flask import Response, render_template, request
 
 from gateway.admin import bp
+from gateway.admin.csv_safe import safe_cell
 from gateway.admin.security import require, runtime
 from gateway.admin.stats import cases_since, department_of, picture
 from gateway.admin.svg import PALETTE, bars, choropleth, stacked_columns
@@ -77,12 +78,6 @@ def dashboard():
     return render_template("admin/dashboard.html", pic=pic, charts=charts, days=days, periods=PERIODS)
 
 
-def _cell(value: object) -> str:
-    """No spreadsheet formulas from residents' text (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
 @bp.get("/dashboard/export.csv")
 @require("admin")
 def dashboard_export():
@@ -94,7 +89,7 @@ def dashboard_export():
                      "grid_code", "urgent", "due_at", "closed_at", "on_time"])
     for r in rows:
         on_time = "" if not (r.closed_at and r.due_at) else ("yes" if r.closed_at <= r.due_at else "no")
-        writer.writerow([_cell(v) for v in (
+        writer.writerow([safe_cell(v) for v in (
             r.number, r.created_at.isoformat(), r.channel, r.label, r.category_name,
             department_of(tree, r.label), r.status, r.grid_code, "yes" if r.urgent else "no",
             r.due_at.isoformat() if r.due_at else "", r.closed_at.isoformat() if r.closed_at else "",
