@@ -16,15 +16,13 @@ import yaml
 from sqlalchemy import func, select
 
 from gateway.admin.retrain import RetrainJob
-from gateway.admin.users import set_user
-from gateway.app import create_app
 from gateway.cli import main as cli
 from nlp.model import default_model_dir
 from storage.catalog import effective_tree, keyword_version
 from storage.db import transaction
 from storage.models import AuditLog, Case, TrainingExample, User, utcnow
+from tests.support.admin import PASSWORD, _token, login
 
-PASSWORD = "correct horse battery"
 NEW_WORD = "蓝莓怪兽"  # a made-up word no class knows until an administrator adds it
 TEXT = f"小区门口那个{NEW_WORD}又出来了"
 TARGET = "component:0101"  # 上水井盖
@@ -32,28 +30,6 @@ ADMIN_PAGES = ["/admin/dashboard", "/admin/categories", f"/admin/categories/{TAR
                "/admin/evaluate", "/admin/review", "/admin/audit", "/admin/categories/export.csv",
                "/admin/dashboard/export.csv", "/admin/retrain/status"]
 OPERATOR_PAGES = ["/admin/cases"]
-
-
-@pytest.fixture
-def app(runtime):
-    with transaction(runtime.sessions) as session:
-        set_user(session, "ann", "admin", PASSWORD, "test")
-        set_user(session, "otto", "operator", PASSWORD, "test")
-    app = create_app(runtime)
-    app.testing = True
-    return app
-
-
-def _token(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def login(client, name: str = "ann", password: str = PASSWORD) -> str:
-    """Sign in and return the session's CSRF token."""
-    token = _token(client.get("/admin/login").text)
-    answer = client.post("/admin/login", data={"name": name, "password": password, "csrf_token": token})
-    assert answer.status_code == 302, answer.text
-    return _token(client.get("/admin/cases").text)
 
 
 def _answer(page: str) -> str:

@@ -17,10 +17,7 @@ from nlp.model import default_model_dir, shared_model
 from storage.catalog import active_model, set_active_model
 from storage.db import transaction
 from storage.models import AuditLog
-from tests import test_admin
-from tests.test_admin import login
-
-app = test_admin.app  # the signed-up admin "ann" and operator "otto"
+from tests.support.admin import login
 
 TEXT = "小区门口的井盖坏了，晚上很危险"
 

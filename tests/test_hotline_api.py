@@ -3,15 +3,14 @@ label and place overrides, and the SMS to a consenting caller."""
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 from sqlalchemy import func, select
 
 from gateway.app import create_app
 from storage.db import transaction
-from storage.models import Case, InboundMessage, Outbox, Reporter, User, token_hash
+from storage.models import Case, InboundMessage, Outbox, Reporter
 from tests.conftest import make_runtime
+from tests.support.users import add_user
 
 CALL = {
     "call_id": "C-2001",
@@ -22,13 +21,6 @@ CALL = {
                   "话务员：好的，井盖问题我们记录了。",
     "consent_sms": True,
 }
-
-
-def add_user(runtime, name: str, role: str) -> str:
-    token = secrets.token_urlsafe(24)
-    with transaction(runtime.sessions) as session:
-        session.add(User(name=name, password_hash="!", role=role, api_token_hash=token_hash(token)))
-    return token
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -37,15 +36,12 @@ from bot.types import Reply
 from storage.db import transaction
 from storage.models import Case, Conversation, InboundMessage, Outbox
 from tests.conftest import make_runtime
-from tests.support import sms as support
-from tests.support.sms import ACCOUNT, TOKEN, sign, twilio_form
-from tests.test_sms_outbound import twilio_api
-from tests.test_sms_serve import GRIDINTAKE, serving
+from tests.support.processes import GRIDINTAKE, serving, wait_for
+from tests.support.sms import ACCOUNT, TOKEN, sign, twilio_api, twilio_form
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 PUBLIC_URL = "https://intake.example.test"  # what Twilio signs; the server checks against it
 SMS_URL = PUBLIC_URL + "/sms/twilio"
-local_server = support.local_server  # fixture
 
 
 @pytest.fixture
@@ -79,15 +75,6 @@ def table_locked(url: str, table: str) -> Iterator[sa.Connection]:
                 conn.rollback()
     finally:
         engine.dispose()
-
-
-def wait_for(what: str, check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return result
 
 
 def inbound_rows(rt) -> list[InboundMessage]:

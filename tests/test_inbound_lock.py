@@ -16,7 +16,7 @@ from bot.types import Inbound, Reply
 from storage.db import transaction
 from storage.models import Conversation, InboundMessage, Reporter
 from tests.conftest import make_runtime
-from tests.test_inbound_crash import wait_for
+from tests.support.processes import wait_for
 
 pytestmark = pytest.mark.postgres
 WAITING = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "

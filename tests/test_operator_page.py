@@ -15,7 +15,7 @@ from storage.db import transaction
 from storage.models import Case, Outbox
 from tests.conftest import make_runtime
 from tests.support.browser import screenshot
-from tests.test_hotline_api import add_user
+from tests.support.users import add_user
 
 pytestmark = pytest.mark.browser
 TRANSCRIPT = ("话务员：您好，12345热线，请讲。\n"

@@ -13,10 +13,7 @@ from gateway.app import create_app
 from storage.db import transaction
 from storage.models import Attachment, InboundMessage
 from tests.conftest import make_runtime
-from tests.support import sms as support
 from tests.support.sms import ACCOUNT, TOKEN, sign, twilio_form
-
-local_server = support.local_server  # fixture
 
 URL = "http://localhost/sms/twilio"
 MEDIA_PATH = f"/2010-04-01/Accounts/{ACCOUNT}/Messages/MM1/Media/ME1"

@@ -14,10 +14,7 @@ from bot.handlers.sms.rules import segments
 from categories import load_tree
 from storage.db import transaction
 from storage.models import Case, Reporter
-from tests.support import sms as support
 from tests.support.sms import Texter
-
-sms_runtime, sms_client = support.sms_runtime, support.sms_client  # fixtures
 
 ASK = {"zh": "我的案件", "en": "my cases"}
 MORE = {"zh": re.compile(r"另有(\d+)件"), "en": re.compile(r"(\d+) more\.")}

@@ -15,23 +15,9 @@ from gateway.forwarding.worker import Worker
 from storage.db import transaction
 from storage.models import Outbox, Reporter
 from tests.conftest import make_runtime
-from tests.support import sms as support
-from tests.support.sms import ACCOUNT, FIXTURES, TOKEN
-
-local_server = support.local_server  # fixture
+from tests.support.sms import ACCOUNT, TOKEN, twilio_api
 
 SECRET = "generic-secret"
-
-
-def twilio_api(local_server, answer: str = "created", status: int = 201):
-    def respond(seen):
-        fixture = json.loads((FIXTURES / f"outbound_{answer}.json").read_text())
-        if answer == "created":
-            form = parse_qs(seen.body.decode())
-            fixture.update(to=form["To"][0], body=form["Body"][0])
-        return status, {"Content-Type": "application/json"}, json.dumps(fixture).encode()
-
-    return local_server(respond)
 
 
 def runtime_for(tmp_path, api_url: str, **env):

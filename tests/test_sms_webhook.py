@@ -14,11 +14,8 @@ from gateway.app import create_app
 from storage.db import transaction
 from storage.models import Case, Conversation, InboundMessage, Reporter
 from tests.conftest import make_runtime
-from tests.support import sms as support
 from tests.support.services import require_redis
 from tests.support.sms import TOKEN, Texter, inbound_count, sign, twilio_form
-
-sms_runtime, sms_client = support.sms_runtime, support.sms_client  # fixtures
 
 NUMBER = re.compile(r"GI-\d{8}-\d{6}")
 URL = "http://localhost/sms/twilio"

@@ -20,13 +20,10 @@ from storage.db import transaction
 from storage.models import Case
 from tests.conftest import make_runtime
 from tests.forwarding_fixtures import WEBHOOK_SECRET, runtime_env, signed_post
-from tests.support import sms as support
-from tests.support.sms import ACCOUNT, TOKEN, Texter
-from tests.test_sms_outbound import twilio_api
-from tests.test_telegram_bot import NUMBER, report
+from tests.support.sms import ACCOUNT, TOKEN, Texter, twilio_api
+from tests.support.telegram import NUMBER, report
 
 pytestmark = pytest.mark.emulator
-local_server = support.local_server  # fixture
 PHONE = "+8613800005678"
 
 

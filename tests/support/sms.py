@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import func, select
@@ -134,3 +135,14 @@ def local_server() -> Iterator[Callable[..., LocalServer]]:
     yield start
     for server in servers:
         server.close()
+
+
+def twilio_api(local_server, answer: str = "created", status: int = 201):
+    def respond(seen):
+        fixture = json.loads((FIXTURES / f"outbound_{answer}.json").read_text())
+        if answer == "created":
+            form = parse_qs(seen.body.decode())
+            fixture.update(to=form["To"][0], body=form["Body"][0])
+        return status, {"Content-Type": "application/json"}, json.dumps(fixture).encode()
+
+    return local_server(respond)
