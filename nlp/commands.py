@@ -1,4 +1,5 @@
-"""CLI subcommands ``classify``, ``eval``, ``train`` and ``corpus build`` (wired into ``gridintake`` by gateway.cli)."""
+"""CLI subcommands ``classify``, ``eval``, ``train``, ``corpus build`` (wired into ``gridintake`` by
+gateway.cli)."""
 
 from __future__ import annotations
 
