@@ -85,8 +85,10 @@ def read_jsonl(path: Path) -> list[Record]:
 
 
 def training_files() -> list[Path]:
+    """The synthetic training files and the real corpus's train split (``gridintake corpus build``)."""
     data = Path(str(resources.files("nlp").joinpath("data")))
-    return sorted(data.glob("train_*.jsonl"))
+    real = data / "real" / "train.jsonl"
+    return [*sorted(data.glob("train_*.jsonl")), *([real] if real.exists() else [])]
 
 
 def load_training(tree: CategoryTree, files: Sequence[Path] | None = None) -> list[Record]:
