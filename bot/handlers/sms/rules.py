@@ -76,9 +76,11 @@ def render(reply: Reply) -> str:
 
 TWILIO_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke",
                             "optout"})
-GENERIC_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "end", "quit", "revoke", "optout",
-                             "td", "退订"})
-OPT_IN = frozenset({"start", "yes", "unstop"})
+# The Chinese operators' unsubscribe words (退订, TD, T): no provider filters them, so we confirm.
+CHINESE_OPT_OUT = frozenset({"td", "t", "退订"})
+GENERIC_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "end", "quit", "revoke", "optout"}
+                            | CHINESE_OPT_OUT)
+OPT_IN = frozenset({"start", "yes", "unstop", "订阅"})
 
 
 def keyword(text: str | None) -> str:

@@ -134,7 +134,9 @@ def attachment_of(message: Message) -> Attached | None:
 
 
 def reply_language(reply: Reply) -> str:
-    return normalize_language(guess_language(reply.text) or "zh")
+    """The resident's language as the engine knew it (a reply quoting a Chinese place name to an
+    English resident is still English), else guessed from the words."""
+    return normalize_language(reply.language or guess_language(reply.text) or "zh")
 
 
 def render(reply: Reply, keyboard_shown: bool) -> list[tuple[str, Any]]:
