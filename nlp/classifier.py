@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from categories import NONE_LABEL, CategoryTree, load_tree
+from nlp.confidence import ConfidenceMap
 from nlp.ensemble import combine
 from nlp.extract import extract_phones, place_in
 from nlp.keywords import KeywordResult, KeywordScorer
@@ -53,6 +54,7 @@ class Classifier:
         )
         self.allowed = frozenset({c.label for c in tree.enabled()} | {NONE_LABEL})
         self.calibration = self.model.calibration if self.model else Calibration()
+        self.confidence = self.model.confidence if self.model else ConfidenceMap()
 
     @property
     def version(self) -> int:
@@ -73,6 +75,10 @@ class Classifier:
         """What the classifier reads of ``text``: the whole of a short message, the sentences
         stating the problem in a letter (``nlp.letter``)."""
         return read(text, self._keyword_weight)
+
+    def keyword_labels(self, text: str) -> set[str]:
+        """The classes whose keywords occur in ``text``."""
+        return set(self.keywords.score(normalize_text(text)).scores)
 
     def _keyword_weight(self, sentence: str) -> float:
         return sum(self.keywords.score(normalize_text(sentence)).scores.values())
@@ -103,7 +109,7 @@ class Classifier:
             minor=category.minor if category else None,
             name=category.name_zh if category else "",
             name_en=category.name_en if category else "",
-            confidence=confidence,
+            confidence=self.confidence(confidence),
             urgent=urgent,
             top=top,
             evidence=self._evidence(label, top, kw, cats, norm.lang, letter,
