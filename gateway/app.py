@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.handlers.hotline import routes as hotline_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
+from bot.handlers.wechat import routes as wechat_routes
 from cases.serialize import case_to_json
 from gateway import admin, media, status_api
 from gateway.runtime import Runtime
@@ -58,4 +59,5 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 # Every route the gateway serves: the status API, each channel's webhooks and pages, the admin
 # pages and the case photos. A blueprint not listed here is not served.
-BLUEPRINTS = (status_api.bp, sms_routes.bp, telegram_routes.bp, hotline_routes.bp, admin.bp, media.bp)
+BLUEPRINTS = (status_api.bp, sms_routes.bp, telegram_routes.bp, wechat_routes.bp, hotline_routes.bp,
+              admin.bp, media.bp)

@@ -318,3 +318,15 @@ class AuditLog(Base):
     before: Mapped[Any] = mapped_column(JSONType, nullable=True)
     after: Mapped[Any] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ChannelToken(Base):
+    """A channel's short-lived API credential (the WeChat access_token), shared by every process
+    so that one of them refreshes it and the others use it."""
+
+    __tablename__ = "channel_token"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)
