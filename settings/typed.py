@@ -51,10 +51,13 @@ class PlatformSettings:
     overdue_notice: bool = True
     not_satisfied_below: int = 3
     public_url: str = ""
+    media_url_ttl_hours: float = 168.0
 
     @classmethod
     def from_config(cls, config: Config) -> PlatformSettings:
         get = config.get
+        # Photo links must be absolute: without a public URL, the address the server listens on.
+        listening = f"http://{get('server', 'host')}:{get('server', 'port')}"
         return cls(
             webhook_url=get("forwarding", "webhook_url") or "",
             open311_endpoint=get("forwarding", "open311_endpoint") or "",
@@ -62,7 +65,8 @@ class PlatformSettings:
             noop=bool(get("forwarding", "noop", False)),
             overdue_notice=bool(get("forwarding", "overdue_notice", True)),
             not_satisfied_below=int(get("forwarding", "not_satisfied_below", 3)),
-            public_url=get("server", "public_url") or "",
+            public_url=get("server", "public_url") or listening,
+            media_url_ttl_hours=float(get("server", "media_url_ttl_hours", 168)),
         )
 
 
