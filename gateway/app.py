@@ -14,7 +14,9 @@ from bot.handlers.telegram import routes as telegram_routes
 from cases.serialize import case_to_json
 from gateway import admin, media, status_api
 from gateway.runtime import Runtime
+from storage import heartbeats
 from storage.db import transaction
+from storage.faults import describe, storage_unavailable
 from storage.models import Case
 
 
@@ -41,7 +43,17 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     @app.get("/healthz")
     def health():
-        return {"ok": True}
+        """200 while the database answers, 503 when it does not; the workers' heartbeats are
+        shown but do not fail the check (a gateway without a worker still stores messages)."""
+        try:
+            with transaction(runtime.sessions) as session:
+                workers = heartbeats.status(session)
+        except Exception as exc:
+            if not storage_unavailable(exc):
+                raise
+            return jsonify(ok=False, database=describe(exc)), 503
+        return jsonify(ok=True, database="ok", workers_alive=workers["alive"],
+                       workers=workers["workers"])
 
     @app.get("/api/v1/cases/<number>")
     def show_case(number: str):
