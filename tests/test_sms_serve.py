@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from gateway.app import local_secret
+from gateway.runtime import local_secret
 from tests.support.processes import GRIDINTAKE, serving
 from tests.support.sms import TOKEN, sign, twilio_form
 

@@ -65,7 +65,7 @@ class Worker:
         self.rng = rng or random.Random()
         self.postgres = runtime.db.dialect.name == "postgresql"
         self.http = httpx.Client(timeout=self.settings.timeout_s)
-        self.sinks = platform_sinks(runtime.config, self.http)
+        self.sinks = platform_sinks(runtime.settings.platform, self.http)
         self.started_at = utcnow()
         self.delivered = 0
         self._beat_at = float("-inf")
