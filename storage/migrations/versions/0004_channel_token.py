@@ -1,15 +1,15 @@
 """channel_token: a channel's shared, short-lived API credential (the WeChat access_token)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_channel_token
+Revises: 0003_worker_heartbeat
 Create Date: 2026-12-05 07:15:00
 """
 from alembic import op
 import sqlalchemy as sa
 import storage.models
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004_channel_token'
+down_revision = '0003_worker_heartbeat'
 branch_labels = None
 depends_on = None
 
