@@ -162,7 +162,7 @@ def _first_image(runtime, form: dict[str, str]) -> tuple[Photo | None, list[dict
     """The first image among MediaUrlN; credentials go only to the Twilio API host."""
     config = runtime.config
     count = int(form.get("NumMedia") or 0) if (form.get("NumMedia") or "0").isdigit() else 0
-    api_host = urlparse(twilio_api_base(config)).netloc
+    api_host = urlparse(twilio_api_base(runtime.settings.channels)).netloc
     sid, token = config.secret("TWILIO_ACCOUNT_SID"), config.secret("TWILIO_AUTH_TOKEN")
     max_bytes = runtime.settings.bot.max_photo_bytes
     notes, photo = [], None

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.types import Reply
+from settings.typed import ChannelSettings
 from storage.models import Reporter
 
 TWILIO = "sms"
@@ -18,8 +19,8 @@ GENERIC = "generic_sms"
 DEFAULT_TWILIO_API = "https://api.twilio.com"
 
 
-def twilio_api_base(config) -> str:
-    return (config.get("sms", "twilio_api_base") or DEFAULT_TWILIO_API).rstrip("/")
+def twilio_api_base(channels: ChannelSettings) -> str:
+    return (channels.twilio_api_base or DEFAULT_TWILIO_API).rstrip("/")
 
 
 # ---- segments ------------------------------------------------------------------------------
