@@ -53,7 +53,7 @@ def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
         runtime.engine.retry_pending(timedelta(seconds=inbound_retry_after_s))
 
     jobs = [overdue, inbound_retry]
-    if runtime.config.get("forwarding", "open311_endpoint"):
+    if runtime.settings.platform.open311_endpoint:
         jobs.append(lambda: _poll(runtime))
     return jobs
 
@@ -63,10 +63,10 @@ def _poll(runtime) -> dict[str, str]:
 
     from gateway.forwarding.poll import poll_open311
     from gateway.sinks import open311_client
+    from settings.typed import WorkerSettings
 
-    config = runtime.config
-    with httpx.Client(timeout=float(config.get("forwarding", "timeout_s", 10))) as http:
-        return poll_open311(runtime.sessions, open311_client(config, http))
+    with httpx.Client(timeout=WorkerSettings.from_config(runtime.config).timeout_s) as http:
+        return poll_open311(runtime.sessions, open311_client(runtime.settings.platform, http))
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
@@ -119,7 +119,7 @@ def cmd_overdue_check(args: argparse.Namespace) -> int:
 
 def cmd_open311_poll(args: argparse.Namespace) -> int:
     runtime = _runtime()
-    if not runtime.config.get("forwarding", "open311_endpoint"):
+    if not runtime.settings.platform.open311_endpoint:
         raise CommandError("no Open311 endpoint: set GRIDINTAKE_OPEN311_ENDPOINT")
     emit({"changed": _poll(runtime)})
     return 0

@@ -103,7 +103,7 @@ class Runtime:
     def geo(self):
         from geo import build_geo
 
-        return build_geo(self.config, self.sessions)
+        return build_geo(self.settings.geo, self.sessions)
 
     @cached_property
     def intake(self) -> Intake:

@@ -60,7 +60,7 @@ class Worker:
         self.rng = rng or random.Random()
         self.postgres = runtime.db.dialect.name == "postgresql"
         self.http = httpx.Client(timeout=self.settings.timeout_s)
-        self.sinks = platform_sinks(runtime.config, self.http)
+        self.sinks = platform_sinks(runtime.settings.platform, self.http)
 
     def close(self) -> None:
         self.http.close()
