@@ -18,7 +18,7 @@ from tests.support.browser import chromium_page
 from tests.support.dependencies import REQUIRE_ENV, is_missing_dependency, missing
 
 pytest_plugins = ["pytester", "tests.tgemu.fixtures", "tests.forwarding_fixtures", "tests.support.admin",
-                  "tests.support.sms"]
+                  "tests.support.sms", "tests.support.pgcluster"]
 
 PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
