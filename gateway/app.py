@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, jsonify
 
 from bot.handlers.hotline import routes as hotline_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
 from gateway import admin, case_api, media, status_api
 from gateway.runtime import Runtime
+from storage import heartbeats
+from storage.db import transaction
+from storage.faults import describe, storage_unavailable
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:
@@ -20,7 +23,17 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     @app.get("/healthz")
     def health():
-        return {"ok": True}
+        """200 while the database answers, 503 when it does not; the workers' heartbeats are
+        shown but do not fail the check (a gateway without a worker still stores messages)."""
+        try:
+            with transaction(runtime.sessions) as session:
+                workers = heartbeats.status(session)
+        except Exception as exc:
+            if not storage_unavailable(exc):
+                raise
+            return jsonify(ok=False, database=describe(exc)), 503
+        return jsonify(ok=True, database="ok", workers_alive=workers["alive"],
+                       workers=workers["workers"])
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
