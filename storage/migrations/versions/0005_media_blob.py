@@ -1,14 +1,14 @@
 """media_blob: the database media store (photos, raw inbound media, exports shared by hosts)
 
-Revision ID: 0003_media_blob
-Revises: 0002
+Revision ID: 0005_media_blob
+Revises: 0004_channel_token
 Create Date: 2026-12-05 07:40:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003_media_blob'
-down_revision = '0002'
+revision = '0005_media_blob'
+down_revision = '0004_channel_token'
 branch_labels = None
 depends_on = None
 
