@@ -221,12 +221,18 @@ class ChannelSettings:
     telegram_base_url: str = ""
     twilio_api_base: str = ""
     generic_outbound_url: str = ""
+    media_hosts: tuple[str, ...] = ("api.twilio.com", "*.twiliocdn.com",
+                                    "s3-external-1.amazonaws.com")
+    media_deadline_s: float = 15.0
 
     @classmethod
     def from_config(cls, config: Config) -> ChannelSettings:
+        hosts = str(config.get("sms", "media_hosts") or "")
         return cls(config.get("telegram", "base_url") or "",
                    config.get("sms", "twilio_api_base") or "",
-                   config.get("sms", "generic_outbound_url") or "")
+                   config.get("sms", "generic_outbound_url") or "",
+                   tuple(h.strip() for h in hosts.split(",") if h.strip()),
+                   float(config.get("sms", "media_deadline_s", 15)))
 
 
 @dataclass(frozen=True)
