@@ -96,7 +96,7 @@ class InboundMessage(Base):
     kind: Mapped[str] = mapped_column(String(20))  # text | photo | location | command | choice
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[Any] = mapped_column(JSONType)
-    # the six values and their order: storage.states.InboundStatus
+    # the values and their order: storage.states.InboundStatus
     status: Mapped[InboundStatus] = mapped_column(EnumText(InboundStatus, 12),
                                                   default=InboundStatus.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
