@@ -332,3 +332,15 @@ class WorkerHeartbeat(Base):
     state: Mapped[str] = mapped_column(String(20))  # running | recovered | stopped
     last_error: Mapped[str | None] = mapped_column(Text)  # the last fault it survived, and when
     delivered: Mapped[int] = mapped_column(Integer, default=0)  # rows delivered since it started
+
+
+class PlatformEvent(Base):
+    """A status event the platform sent, by the platform's own id, with the answer it got: the
+    same event sent again gets that answer, without a second event or notice."""
+
+    __tablename__ = "platform_event"
+
+    event_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    answer: Mapped[Any] = mapped_column(JSONType)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
