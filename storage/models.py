@@ -334,6 +334,18 @@ class WorkerHeartbeat(Base):
     delivered: Mapped[int] = mapped_column(Integer, default=0)  # rows delivered since it started
 
 
+class ChannelToken(Base):
+    """A channel's short-lived API credential (the WeChat access_token), shared by every process
+    so that one of them refreshes it and the others use it."""
+
+    __tablename__ = "channel_token"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class PlatformEvent(Base):
     """A status event the platform sent, by the platform's own id, with the answer it got: the
     same event sent again gets that answer, without a second event or notice."""

@@ -1,15 +1,15 @@
 """platform_event: status events by the platform's own id, with their first answer
 
-Revision ID: 0004_platform_event
-Revises: 0003_worker_heartbeat
+Revision ID: 0005_platform_event
+Revises: 0004_channel_token
 Create Date: 2026-12-05 07:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0004_platform_event'
-down_revision = '0003_worker_heartbeat'
+revision = '0005_platform_event'
+down_revision = '0004_channel_token'
 branch_labels = None
 depends_on = None
 
