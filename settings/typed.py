@@ -221,12 +221,35 @@ class ChannelSettings:
     telegram_base_url: str = ""
     twilio_api_base: str = ""
     generic_outbound_url: str = ""
+    media_hosts: tuple[str, ...] = ("api.twilio.com", "*.twiliocdn.com",
+                                    "s3-external-1.amazonaws.com")
+    media_deadline_s: float = 15.0
 
     @classmethod
     def from_config(cls, config: Config) -> ChannelSettings:
+        hosts = str(config.get("sms", "media_hosts") or "")
         return cls(config.get("telegram", "base_url") or "",
                    config.get("sms", "twilio_api_base") or "",
-                   config.get("sms", "generic_outbound_url") or "")
+                   config.get("sms", "generic_outbound_url") or "",
+                   tuple(h.strip() for h in hosts.split(",") if h.strip()),
+                   float(config.get("sms", "media_deadline_s", 15)))
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """Where photos, raw inbound media and exports are kept (`[media]`, storage/media.py):
+    empty backend = the database on PostgreSQL, the data directory otherwise."""
+
+    backend: str = ""
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MediaSettings:
+        return cls(*(str(config.get("media", key) or "") for key in
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
 
 
 @dataclass(frozen=True)
@@ -241,6 +264,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -251,4 +275,5 @@ class Settings:
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
-                   wechat=WeChatSettings.from_config(config))
+                   wechat=WeChatSettings.from_config(config),
+                   media=MediaSettings.from_config(config))

@@ -1,15 +1,15 @@
 """platform_event: status events by the platform's own id, with their first answer
 
-Revision ID: 0005_platform_event
-Revises: 0004_channel_token
+Revision ID: 0006_platform_event
+Revises: 0005_media_blob
 Create Date: 2026-12-05 07:30:00
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0005_platform_event'
-down_revision = '0004_channel_token'
+revision = '0006_platform_event'
+down_revision = '0005_media_blob'
 branch_labels = None
 depends_on = None
 
