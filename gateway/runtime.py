@@ -19,7 +19,12 @@ from bot.handlers.telegram.outbound import send_outbox as send_telegram
 from cases.filing import Intake
 from cases.outbox import Sender
 from categories import CategoryTree, load_tree
-from gateway.forwarding import case_listeners, rating_listeners, retry_listeners
+from gateway.forwarding import (
+    case_listeners,
+    rating_listeners,
+    reopen_listeners,
+    retry_listeners,
+)
 from settings.config import Config, load_config
 from settings.typed import Settings
 from storage.catalog import active_model, effective_tree, keyword_version
@@ -122,6 +127,7 @@ class Runtime:
     def engine(self) -> Engine:
         engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir)
         engine.rating_listeners.extend(rating_listeners(self))
+        engine.reopen_listeners.extend(reopen_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
         engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))
         return engine
