@@ -238,6 +238,23 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    """Where photos, raw inbound media and exports are kept (`[media]`, storage/media.py):
+    empty backend = the database on PostgreSQL, the data directory otherwise."""
+
+    backend: str = ""
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MediaSettings:
+        return cls(*(str(config.get("media", key) or "") for key in
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every typed section; `Runtime.settings` builds it once."""
 
@@ -249,6 +266,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -259,4 +277,5 @@ class Settings:
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
-                   wechat=WeChatSettings.from_config(config))
+                   wechat=WeChatSettings.from_config(config),
+                   media=MediaSettings.from_config(config))
