@@ -22,7 +22,12 @@ from bot.handlers.wechat.incoming import CHANNEL as WECHAT
 from cases.filing import Intake
 from cases.outbox import Sender
 from categories import CategoryTree, load_tree
-from gateway.forwarding import case_listeners, rating_listeners, retry_listeners
+from gateway.forwarding import (
+    case_listeners,
+    rating_listeners,
+    reopen_listeners,
+    retry_listeners,
+)
 from gateway.model_store import local_copy
 from settings.config import Config, load_config
 from settings.typed import Settings
@@ -148,6 +153,7 @@ class Runtime:
     def engine(self) -> Engine:
         engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir, self.media)
         engine.rating_listeners.extend(rating_listeners(self))
+        engine.reopen_listeners.extend(reopen_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
         engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))
         return engine
