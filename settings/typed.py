@@ -236,6 +236,24 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    """Staff sign-in (`[admin]`): session lifetimes and failed-login limits."""
+
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    login_limit_per_account: str = "5/5 minutes"
+    login_limit_per_address: str = "20/15 minutes"
+
+    @classmethod
+    def from_config(cls, config: Config) -> AdminSettings:
+        get = config.get
+        return cls(int(get("admin", "session_idle_minutes", 60)),
+                   int(get("admin", "session_absolute_hours", 12)),
+                   str(get("admin", "login_limit_per_account", "5/5 minutes")),
+                   str(get("admin", "login_limit_per_address", "20/15 minutes")))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every typed section; `Runtime.settings` builds it once."""
 
@@ -246,6 +264,7 @@ class Settings:
     geo: GeoSettings = field(default_factory=GeoSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
 
     @classmethod
@@ -257,4 +276,5 @@ class Settings:
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
+                   admin=AdminSettings.from_config(config),
                    wechat=WeChatSettings.from_config(config))
