@@ -22,7 +22,8 @@ from bot.commands import Command, normalize_case_number, parse_command
 from bot.i18n import guess_language, normalize_language, status_name, t
 from bot.inbox import Inbox, Refusal, inbound_from_row
 from bot.intents import asks_progress, is_greeting, mentions_own_report
-from bot.photos import BadPhoto, store_photo
+from bot.media import keep_photo
+from bot.photos import BadPhoto
 from bot.types import Choice, Inbound, Outcome, Reply
 from cases import reporters
 from cases.filing import CITY_TZ, Intake
@@ -34,6 +35,7 @@ from settings.typed import BotSettings
 from storage import turns
 from storage.conversations import ConversationState
 from storage.db import transaction
+from storage.media import LocalStore, MediaStore
 from storage.models import (
     Attachment,
     Case,
@@ -111,11 +113,13 @@ class Engine:
         intake: Intake,
         settings: BotSettings,
         data_dir: Path,
+        media: MediaStore | None = None,
     ) -> None:
         self.factory = factory
         self.intake = intake
         self.settings = settings
-        self.inbox = Inbox(factory, data_dir / "inbox")
+        self.media = media or LocalStore(data_dir)  # shared by every host unless local
+        self.inbox = Inbox(factory, self.media)
         self.photo_dir = data_dir / "photos"
         self.rating_listeners: list[RatingListener] = []
         # Run in the transaction of a retried message: its replies have not reached the resident
@@ -163,7 +167,7 @@ class Engine:
                 .where(InboundMessage.received_at < cutoff)
                 .order_by(InboundMessage.id)
             ).all()
-            pending = [(row.id, inbound_from_row(row)) for row in rows]
+            pending = [(row.id, inbound_from_row(row, self.media)) for row in rows]
         outcomes = []
         for row_id, inbound in pending:
             hook = self.retry_hooks.get(inbound.channel)
@@ -409,7 +413,8 @@ class Engine:
 
     def _photo(self, turn: Turn, inbound: Inbound, inbound_id: int) -> bool:
         try:
-            stored = store_photo(inbound.photo.data, self.photo_dir, self.settings.max_photo_bytes)
+            stored = keep_photo(self.media, inbound.photo.data, self.photo_dir,
+                                self.settings.max_photo_bytes)
         except BadPhoto:
             turn.say("bad_photo", mb=self.settings.max_photo_mb)
             return False

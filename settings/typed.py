@@ -254,6 +254,23 @@ class AdminSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    """Where photos, raw inbound media and exports are kept (`[media]`, storage/media.py):
+    empty backend = the database on PostgreSQL, the data directory otherwise."""
+
+    backend: str = ""
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MediaSettings:
+        return cls(*(str(config.get("media", key) or "") for key in
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every typed section; `Runtime.settings` builds it once."""
 
@@ -266,6 +283,7 @@ class Settings:
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -277,4 +295,5 @@ class Settings:
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
                    admin=AdminSettings.from_config(config),
-                   wechat=WeChatSettings.from_config(config))
+                   wechat=WeChatSettings.from_config(config),
+                   media=MediaSettings.from_config(config))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -348,3 +349,15 @@ class ChannelToken(Base):
     value: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refreshes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MediaBlob(Base):
+    """A stored file of the database media store (storage/media.py): photos, raw inbound media
+    and exports, shared by every host of a city on one PostgreSQL."""
+
+    __tablename__ = "media_blob"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

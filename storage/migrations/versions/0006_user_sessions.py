@@ -1,7 +1,7 @@
 """user_sessions: revocable admin sessions (session epoch) and disabled accounts
 
-Revision ID: 0005_user_sessions
-Revises: 0004_channel_token
+Revision ID: 0006_user_sessions
+Revises: 0005_media_blob
 Create Date: 2026-12-05 07:40:00
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import storage.models
 
-revision = '0005_user_sessions'
-down_revision = '0004_channel_token'
+revision = '0006_user_sessions'
+down_revision = '0005_media_blob'
 branch_labels = None
 depends_on = None
 
