@@ -106,6 +106,17 @@ class Inbox:
             with transaction(self.factory) as session:
                 return self._recorded(self._existing(session, inbound))
 
+    def keep_unparseable(self, channel: str, key: str, sender: str, raw: Any, error: str) -> None:
+        """Keep an update the channel's library cannot read, exactly as it came, so the updates
+        after it go on; a replay of the same update is ignored."""
+        values = {"channel": channel, "idempotency_key": key, "sender": sender, "kind": "update",
+                  "payload": {"raw": raw}, "status": InboundStatus.UNPARSEABLE, "error": error}
+        try:
+            with self._writer.connect() as conn:
+                turns.insert_inbound(conn, values)
+        except IntegrityError:
+            pass
+
     @staticmethod
     def _recorded(row: InboundMessage) -> Recorded:
         if row.status in ANSWERED:

@@ -22,6 +22,7 @@ class BotSettings:
     idle_minutes: int = 30
     confirm_below: float = 0.55
     min_geo_confidence: float = 0.6
+    reopen_days: int = 7
 
     @property
     def max_photo_mb(self) -> int:
@@ -37,6 +38,7 @@ class BotSettings:
             idle_minutes=int(bot["conversation_idle_minutes"]),
             confirm_below=float(bot["confirm_below"]),
             min_geo_confidence=float(config.get("geocoding", "min_confidence")),
+            reopen_days=int(bot.get("reopen_days", 7)),
         )
 
 
