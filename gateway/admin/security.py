@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -44,24 +45,34 @@ def check_csrf() -> None:
 
 
 def load_user() -> None:
-    """The signed-in user, re-read each request so a deleted account loses access at once."""
+    """The signed-in user, re-read each request: a session ends when its account is deleted or
+    disabled, when the user's session epoch moved on (logout, password reset), after
+    `session_idle_minutes` without a request and `session_absolute_hours` after sign-in."""
     g.user = None
     uid = session.get("uid")
     if uid is None:
         return
+    limits = runtime().settings.admin
+    now = time.time()
+    fresh = (now - session.get("signed_at", 0) < limits.session_absolute_hours * 3600
+             and now - session.get("seen_at", 0) < limits.session_idle_minutes * 60)
     with transaction(runtime().sessions) as db:
-        user = db.get(User, uid)
-        if user is not None and user.role in ROLES:
+        user = db.get(User, uid) if fresh else None
+        if (user is not None and user.role in ROLES and user.disabled_at is None
+                and user.session_epoch == session.get("epoch")):
             g.user = {"id": user.id, "name": user.name, "role": user.role}
     if g.user is None:
-        session.pop("uid", None)
+        session.clear()
+    else:
+        session["seen_at"] = int(now)
 
 
 def sign_in(user: User) -> None:
-    """A fresh session (no fixation) with a new CSRF token."""
+    """A fresh session (no fixation) with a new CSRF token, under the user's session epoch."""
     session.clear()
     session.permanent = True
-    session["uid"] = user.id
+    session.update(uid=user.id, epoch=user.session_epoch, signed_at=int(time.time()),
+                   seen_at=int(time.time()))
     csrf_token()
 
 
