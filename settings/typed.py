@@ -243,16 +243,16 @@ class AdminSettings:
 
     session_idle_minutes: int = 60
     session_absolute_hours: int = 12
-    login_limit_per_account: str = "5/5 minutes"
-    login_limit_per_address: str = "20/15 minutes"
+    login_limit_per_account: str = "20/15 minutes"
+    login_limit_per_address: str = "5/5 minutes"
 
     @classmethod
     def from_config(cls, config: Config) -> AdminSettings:
         get = config.get
         return cls(int(get("admin", "session_idle_minutes", 60)),
                    int(get("admin", "session_absolute_hours", 12)),
-                   str(get("admin", "login_limit_per_account", "5/5 minutes")),
-                   str(get("admin", "login_limit_per_address", "20/15 minutes")))
+                   str(get("admin", "login_limit_per_account", "20/15 minutes")),
+                   str(get("admin", "login_limit_per_address", "5/5 minutes")))
 
 
 @dataclass(frozen=True)
