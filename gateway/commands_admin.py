@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.cli_output import emit
 from gateway.cli_output import runtime as _runtime
+from storage.accounts import CLIENT_ROLES
 
 AUDIT_ACTOR = "cli"
 
@@ -28,7 +29,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     from gateway.admin.users import set_user
     from storage.db import transaction
 
-    password = _password(args)
+    password = None if args.role in CLIENT_ROLES else _password(args)
     runtime = _runtime()
     with transaction(runtime.sessions) as session:
         user = set_user(session, args.name, args.role, password, AUDIT_ACTOR)
@@ -119,7 +120,8 @@ def register(subparsers: Any) -> None:
         dest="users_command", required=True)
     p = users.add_parser("add", help="create a user or reset their role and password")
     p.add_argument("name")
-    p.add_argument("--role", required=True, choices=("admin", "operator"))
+    p.add_argument("--role", required=True, choices=("admin", "operator", *CLIENT_ROLES),
+                   help="open311: an Open311 client; its token (users token) is its api_key")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.set_defaults(func=cmd_users_add)
     p = users.add_parser("token", help="issue an API bearer token for a user (replaces the old one)")

@@ -202,6 +202,22 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class Open311ServerSettings:
+    """Our own Open311 GeoReport v2 server (`[georeport]`), where 311 apps file reports."""
+
+    jurisdiction: str = ""  # empty: one jurisdiction, any jurisdiction_id accepted
+    contact: str = ""  # discovery's contact line
+    max_days: int = 90  # the widest start_date..end_date span of GET requests
+
+    @classmethod
+    def from_config(cls, config: Config) -> Open311ServerSettings:
+        get = config.get
+        return cls(str(get("georeport", "jurisdiction", "") or ""),
+                   str(get("georeport", "contact", "") or ""),
+                   int(get("georeport", "max_days", 90)))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every typed section; `Runtime.settings` builds it once."""
 
@@ -212,6 +228,7 @@ class Settings:
     geo: GeoSettings = field(default_factory=GeoSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    open311_server: Open311ServerSettings = field(default_factory=Open311ServerSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -221,4 +238,5 @@ class Settings:
                    limits=LimitSettings.from_config(config),
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
-                   channels=ChannelSettings.from_config(config))
+                   channels=ChannelSettings.from_config(config),
+                   open311_server=Open311ServerSettings.from_config(config))

@@ -12,14 +12,14 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from bot.handlers.sms.rules import e164
 from bot.i18n import t
+from bot.inbox import InProgress, claim_for_filing, hold
 from bot.oneshot import file_report
 from bot.types import Inbound, without_nul
 from cases.outbox import enqueue
@@ -30,9 +30,6 @@ from storage.states import InboundStatus
 
 CHANNEL = "hotline"
 MAX_TRANSCRIPT_CHARS = 20_000
-STALE_CLAIM = timedelta(minutes=2)  # a claim older than this belonged to a crashed filing
-# held: filing failed; kept out of the chat engine's retry, filed again when the call comes again.
-CLAIMABLE = (InboundStatus.RECEIVED, InboundStatus.HELD)
 TRUE = {"1", "true", "yes", "y", "是", "同意", "on"}
 FALSE = {"", "0", "false", "no", "n", "否", "不同意", "off"}
 FIELDS = ("call_id", "caller_phone", "operator_id", "transcript", "place", "label", "consent_sms")
@@ -40,10 +37,6 @@ FIELDS = ("call_id", "caller_phone", "operator_id", "transcript", "place", "labe
 
 class TranscriptError(ValueError):
     """The transcript or one of its fields cannot be used; the message says which and why."""
-
-
-class InProgress(Exception):
-    """The same call id is being filed right now by another request."""
 
 
 @dataclass(frozen=True)
@@ -202,27 +195,6 @@ def _case(runtime, number: str) -> dict[str, Any]:
         return case_to_json(session.scalar(select(Case).where(Case.number == number)))
 
 
-def _claim(runtime, row_id: int) -> str | None:
-    """Take the row for filing; the case number when it was filed already."""
-    now = utcnow()
-    with transaction(runtime.sessions) as session:
-        claimed = session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row_id, or_(
-                InboundMessage.status.in_(CLAIMABLE),
-                (InboundMessage.status == InboundStatus.PROCESSING)
-                & (InboundMessage.processed_at < now - STALE_CLAIM)))
-            .values(status=InboundStatus.PROCESSING, processed_at=now)
-        ).rowcount
-        if claimed:
-            return None
-        row = session.get(InboundMessage, row_id)
-        replies = row.replies or []
-        if row.status == InboundStatus.PROCESSED and replies and replies[0].get("case_number"):
-            return replies[0]["case_number"]
-    raise InProgress(f"call {row.idempotency_key} is being filed right now")
-
-
 def _place_point(runtime, place: str | None) -> tuple[float | None, float | None]:
     if not place:
         return None, None
@@ -240,9 +212,9 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
                       text=call.transcript, phone=call.caller_phone,
                       payload={"transcript": data, "actor": actor})
     recorded = runtime.engine.inbox.record(inbound)
-    number = _claim(runtime, recorded.id)
-    if number is not None:
-        return Filed("duplicate", _case(runtime, number))
+    answer = claim_for_filing(runtime.sessions, recorded.id)
+    if answer is not None:
+        return Filed("duplicate", _case(runtime, answer["case_number"]))
     try:
         lat, lon = _place_point(runtime, call.place)
         number = _filed_before(runtime, call.call_id) or file_report(
@@ -250,9 +222,7 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
             sender=f"call:{call.call_id}", label=call.label)["number"]
         queued = _finish(runtime, recorded.id, call, number, actor, lat is not None)
     except Exception as exc:
-        with transaction(runtime.sessions) as session:
-            row = session.get(InboundMessage, recorded.id)
-            row.status, row.error = InboundStatus.HELD, f"{type(exc).__name__}: {exc}"
+        hold(runtime.sessions, recorded.id, exc)
         if isinstance(exc, ValueError):
             raise TranscriptError(str(exc)) from None
         raise
