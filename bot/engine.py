@@ -228,7 +228,9 @@ class Engine:
         if command is not None:
             self._command(turn, command)
             return False
-        if inbound.photo is not None and not self._photo(turn, inbound, inbound_id):
+        # A refused photo gets its polite reply; the words or pin sent with it still count.
+        if inbound.photo is not None and not self._photo(turn, inbound, inbound_id) \
+                and not text and inbound.location is None:
             return True
         if inbound.location is not None:
             self._pin(turn, *inbound.location)

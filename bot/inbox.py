@@ -129,9 +129,9 @@ class InProgress(Exception):
 
 
 def claim_for_filing(factory: sessionmaker[Session], row_id: int) -> dict[str, Any] | None:
-    """Take a filed channel's row for filing; its stored answer (a reply with the
-    ``case_number``) when it was filed already. Raises InProgress while another request holds a
-    fresh claim on it."""
+    """Take a filed channel's row for filing (None); its stored answer (the first reply: the
+    ``case_number`` it filed, or what else the channel keeps) when it was answered already.
+    Raises InProgress while another request holds a fresh claim on it."""
     now = utcnow()
     with transaction(factory) as session:
         claimed = session.execute(
@@ -146,7 +146,7 @@ def claim_for_filing(factory: sessionmaker[Session], row_id: int) -> dict[str, A
             return None
         row = session.get(InboundMessage, row_id)
         replies = row.replies or []
-        if row.status == InboundStatus.PROCESSED and replies and replies[0].get("case_number"):
+        if row.status == InboundStatus.PROCESSED and replies:
             return replies[0]
     raise InProgress(f"{row.channel} {row.idempotency_key} is being filed right now")
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, jsonify
 
 from bot.handlers.hotline import routes as hotline_routes
 from bot.handlers.open311 import routes as open311_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
+from bot.handlers.wechat import routes as wechat_routes
 from gateway import admin, case_api, media, status_api
 from gateway.runtime import Runtime
+from storage import heartbeats
+from storage.db import transaction
+from storage.faults import describe, storage_unavailable
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:
@@ -21,7 +25,17 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     @app.get("/healthz")
     def health():
-        return {"ok": True}
+        """200 while the database answers, 503 when it does not; the workers' heartbeats are
+        shown but do not fail the check (a gateway without a worker still stores messages)."""
+        try:
+            with transaction(runtime.sessions) as session:
+                workers = heartbeats.status(session)
+        except Exception as exc:
+            if not storage_unavailable(exc):
+                raise
+            return jsonify(ok=False, database=describe(exc)), 503
+        return jsonify(ok=True, database="ok", workers_alive=workers["alive"],
+                       workers=workers["workers"])
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
@@ -30,5 +44,5 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 # Every route the gateway serves: the case and status APIs, each channel's webhooks and pages,
 # the Open311 server, the admin pages and the case photos. A blueprint not listed here is not served.
-BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp, hotline_routes.bp,
-              open311_routes.bp, admin.bp, media.bp)
+BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp, wechat_routes.bp,
+              hotline_routes.bp, open311_routes.bp, admin.bp, media.bp)

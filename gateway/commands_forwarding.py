@@ -18,6 +18,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from gateway.forwarding.worker import Worker, WorkerSettings, run_forever
 
     runtime = _runtime()
+    if args.status:
+        return _worker_status(runtime)
     settings = WorkerSettings.from_config(runtime.config)
     overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lease_s", args.lease),
                                    ("timeout_s", args.timeout)) if v is not None}
@@ -34,6 +36,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 0
     finally:
         worker.close()
+
+
+def _worker_status(runtime) -> int:
+    """Every worker's heartbeat as JSON; exit 1 when none beat lately (for a supervisor's check)."""
+    from storage import heartbeats
+    from storage.db import transaction
+
+    with transaction(runtime.sessions) as session:
+        report = heartbeats.status(session)
+    emit(report)
+    return 0 if report["alive"] else 1
 
 
 def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
@@ -153,6 +166,8 @@ def _subcommands(sub, name: str, help_: str):
 def register(sub) -> None:
     p = sub.add_parser("worker", help="deliver the outbox (platform sinks and resident messages)")
     p.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    p.add_argument("--status", action="store_true",
+                   help="print the workers' heartbeats; exit 1 when no worker beat in the last 30 s")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lease", type=float, help="seconds a claimed batch stays ours")
     p.add_argument("--timeout", type=float, help="HTTP timeout per delivery, seconds")

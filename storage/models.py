@@ -318,3 +318,29 @@ class AuditLog(Base):
     before: Mapped[Any] = mapped_column(JSONType, nullable=True)
     after: Mapped[Any] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WorkerHeartbeat(Base):
+    """An outbox worker's last sign of life (`gridintake worker --status`, `/healthz`): a worker
+    whose beat is old has stopped, or cannot reach the database."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    state: Mapped[str] = mapped_column(String(20))  # running | recovered | stopped
+    last_error: Mapped[str | None] = mapped_column(Text)  # the last fault it survived, and when
+    delivered: Mapped[int] = mapped_column(Integer, default=0)  # rows delivered since it started
+
+
+class ChannelToken(Base):
+    """A channel's short-lived API credential (the WeChat access_token), shared by every process
+    so that one of them refreshes it and the others use it."""
+
+    __tablename__ = "channel_token"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,14 +2,17 @@
 
 One call is one case, idempotent on `call_id`: the transcript is stored raw first (inbox, channel
 `hotline`), claimed, filed with `oneshot.file_report`, and the row keeps the case number so a
-repeated call id answers with the same case. The API, the operator page and the CSV import all
-come through `file_transcript`.
+repeated call id answers with the same case. A call that is not a city-management problem (the
+operator's `none`, or the classifier's) is logged as a referral on its row, not filed: the caller
+is texted the topic's own number (12333, 12366, …) when they agreed to texts. The API, the
+operator page and the CSV import all come through `file_transcript`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +27,12 @@ from bot.oneshot import file_report
 from bot.types import Inbound, without_nul
 from cases.outbox import enqueue
 from cases.serialize import case_to_json
+from categories import NONE_LABEL
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Reporter, utcnow
 from storage.states import InboundStatus
 
+log = logging.getLogger(__name__)
 CHANNEL = "hotline"
 MAX_TRANSCRIPT_CHARS = 20_000
 TRUE = {"1", "true", "yes", "y", "是", "同意", "on"}
@@ -52,8 +57,8 @@ class Transcript:
 
 @dataclass(frozen=True)
 class Filed:
-    result: str  # created | duplicate
-    case: dict[str, Any]
+    result: str  # created | duplicate | referral
+    case: dict[str, Any]  # the case; for a referral {"number": None, "referral", "topic"}
     sms_queued: bool = False
 
 
@@ -213,9 +218,14 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
                       payload={"transcript": data, "actor": actor})
     recorded = runtime.engine.inbox.record(inbound)
     answer = claim_for_filing(runtime.sessions, recorded.id)
-    if answer is not None:
+    if answer is not None:  # the call was filed or referred already
+        if "referral" in answer:
+            return Filed("duplicate", _referral(answer))
         return Filed("duplicate", _case(runtime, answer["case_number"]))
     try:
+        classification = runtime.classify(text)
+        if (call.label or classification.label) == NONE_LABEL:
+            return _refer(runtime, recorded.id, call, classification)
         lat, lon = _place_point(runtime, call.place)
         number = _filed_before(runtime, call.call_id) or file_report(
             runtime, text=text, lat=lat, lon=lon, channel=CHANNEL, phone=call.caller_phone,
@@ -227,6 +237,30 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
             raise TranscriptError(str(exc)) from None
         raise
     return Filed("created", _case(runtime, number), queued)
+
+
+def _referral(reply: dict[str, Any]) -> dict[str, Any]:
+    """What a referred call answers: no case, the number to call and the topic."""
+    return {"number": None, "referral": reply["text"], "topic": reply["referral"]}
+
+
+def _refer(runtime, row_id: int, call: Transcript, classification) -> Filed:
+    """Log an out-of-scope call as a referral on its row; text the caller the topic's number."""
+    topic = classification.evidence.get("out_of_scope") or {}
+    lang = classification.language or "zh"
+    referral = topic.get("referral") or t("default_referral", lang)
+    with transaction(runtime.sessions) as session:
+        queued = bool(call.consent_sms and call.caller_phone)
+        if queued:
+            enqueue(session, sink="sms", target=call.caller_phone,
+                    key=f"hotline:{call.call_id}:referral",
+                    payload={"text": referral, "choices": [], "language": lang})
+        row = session.get(InboundMessage, row_id)
+        row.status, row.processed_at = InboundStatus.PROCESSED, utcnow()
+        row.replies = [{"text": referral, "choices": [], "request_location": False,
+                        "referral": topic.get("topic") or NONE_LABEL}]
+        log.info("hotline call %s referred (%s)", call.call_id, topic.get("topic") or NONE_LABEL)
+        return Filed("referral", _referral(row.replies[0]), queued)
 
 
 def _filed_before(runtime, call_id: str) -> str | None:
@@ -296,6 +330,10 @@ def import_csv(runtime, path: Path, actor: str = "import"):
             continue
         except Exception as exc:  # one broken row must not stop the batch
             yield {**report, "result": "error", "reason": f"{type(exc).__name__}: {exc}"}
+            continue
+        if filed.case["number"] is None:
+            yield {**report, "result": filed.result, "referral": filed.case["referral"],
+                   "sms_queued": filed.sms_queued}
             continue
         yield {**report, "result": filed.result, "case": filed.case["number"],
                "label": filed.case["label"], "grid_code": filed.case["grid_code"],
