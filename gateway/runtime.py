@@ -22,11 +22,17 @@ from bot.handlers.wechat.incoming import CHANNEL as WECHAT
 from cases.filing import Intake
 from cases.outbox import Sender
 from categories import CategoryTree, load_tree
-from gateway.forwarding import case_listeners, rating_listeners, retry_listeners
+from gateway.forwarding import (
+    case_listeners,
+    rating_listeners,
+    reopen_listeners,
+    retry_listeners,
+)
 from settings.config import Config, load_config
 from settings.typed import Settings
 from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
+from storage.media import MediaStore, open_store
 
 
 def local_secret(data_dir: Path) -> bytes:
@@ -66,6 +72,14 @@ class Runtime:
     @cached_property
     def db(self) -> SqlEngine:
         return make_engine(self.config.database_url)
+
+    @cached_property
+    def media(self) -> MediaStore:
+        """Photos, raw inbound media and exports, shared by every host unless kept locally."""
+        media = self.settings.media
+        return open_store(media.backend, data_dir=self.config.data_dir, engine=self.db,
+                          s3_bucket=media.s3_bucket, s3_endpoint_url=media.s3_endpoint_url,
+                          s3_region=media.s3_region, s3_prefix=media.s3_prefix)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -129,8 +143,9 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir)
+        engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir, self.media)
         engine.rating_listeners.extend(rating_listeners(self))
+        engine.reopen_listeners.extend(reopen_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
         engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))
         return engine

@@ -22,6 +22,7 @@ class BotSettings:
     idle_minutes: int = 30
     confirm_below: float = 0.55
     min_geo_confidence: float = 0.6
+    reopen_days: int = 7
 
     @property
     def max_photo_mb(self) -> int:
@@ -37,6 +38,7 @@ class BotSettings:
             idle_minutes=int(bot["conversation_idle_minutes"]),
             confirm_below=float(bot["confirm_below"]),
             min_geo_confidence=float(config.get("geocoding", "min_confidence")),
+            reopen_days=int(bot.get("reopen_days", 7)),
         )
 
 
@@ -252,6 +254,23 @@ class Open311ServerSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    """Where photos, raw inbound media and exports are kept (`[media]`, storage/media.py):
+    empty backend = the database on PostgreSQL, the data directory otherwise."""
+
+    backend: str = ""
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MediaSettings:
+        return cls(*(str(config.get("media", key) or "") for key in
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every typed section; `Runtime.settings` builds it once."""
 
@@ -263,6 +282,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
     open311_server: Open311ServerSettings = field(default_factory=Open311ServerSettings)
 
     @classmethod
@@ -275,4 +295,5 @@ class Settings:
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
                    wechat=WeChatSettings.from_config(config),
+                   media=MediaSettings.from_config(config),
                    open311_server=Open311ServerSettings.from_config(config))
