@@ -238,6 +238,17 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class CategorySettings:
+    """The catalogue edition cases are filed in (`[categories]`); checked by categories."""
+
+    edition: str = "cjt214"
+
+    @classmethod
+    def from_config(cls, config: Config) -> CategorySettings:
+        return cls(str(config.get("categories", "edition", "cjt214") or "cjt214"))
+
+
+@dataclass(frozen=True)
 class Open311ServerSettings:
     """Our own Open311 GeoReport v2 server (`[georeport]`), where 311 apps file reports."""
 
@@ -284,6 +295,7 @@ class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     open311_server: Open311ServerSettings = field(default_factory=Open311ServerSettings)
+    categories: CategorySettings = field(default_factory=CategorySettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -296,4 +308,5 @@ class Settings:
                    channels=ChannelSettings.from_config(config),
                    wechat=WeChatSettings.from_config(config),
                    media=MediaSettings.from_config(config),
-                   open311_server=Open311ServerSettings.from_config(config))
+                   open311_server=Open311ServerSettings.from_config(config),
+                   categories=CategorySettings.from_config(config))

@@ -12,7 +12,7 @@ import yaml
 from categories import CategoryError, load_tree, parse_label
 from categories.tree import LABEL_RE
 
-DATA = Path(__file__).resolve().parents[1] / "categories" / "data"
+DATA = Path(__file__).resolve().parents[1] / "categories" / "data" / "cjt214"
 
 # The classes residents report most (components and events named in the data brief).
 FREQUENT = [
