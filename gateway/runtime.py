@@ -30,6 +30,7 @@ from gateway.forwarding import (
     reopen_listeners,
     retry_listeners,
 )
+from gateway.model_store import local_copy
 from settings.config import Config, load_config
 from settings.typed import Settings
 from storage.catalog import active_model, effective_tree, keyword_version
@@ -101,8 +102,15 @@ class Runtime:
             return keyword_version(session)
 
     def _active_model(self) -> tuple[int, str | None]:
+        """The active model's version and this host's copy of it (unpacked from the media store
+        by name when another host trained it; None there: the shipped model)."""
         with transaction(self.sessions) as session:
-            return active_model(session)
+            version, directory = active_model(session)
+        if directory is None:
+            return version, None
+        name = Path(directory).name
+        local = local_copy(self, name)
+        return version, str(local) if local else directory
 
     @cached_property
     def classifiers(self):

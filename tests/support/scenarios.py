@@ -166,7 +166,8 @@ class Player:
 
     def _platform(self, event: dict[str, Any]) -> Heard:
         number = self._numbers(f"{{case{event['case']}}}")
-        body = json.dumps({k: v for k, v in event.items() if k != "case"}).encode()
+        fields = {k: v for k, v in event.items() if k != "case"}
+        body = json.dumps({"case": number, "event_id": f"event-{self._n}", **fields}).encode()
         secret = self.runtime.config.secret("PLATFORM_SECRET")
         resp = self.client.post(f"/api/v1/cases/{number}/events", data=body, headers={
             "Content-Type": "application/json", HEADER: signature(secret, body)})

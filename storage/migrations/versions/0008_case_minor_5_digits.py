@@ -1,14 +1,14 @@
 """case.minor holds 5 digits: the GB/T 47678.5-2026 edition's minor codes (01001)
 
-Revision ID: 0007_case_minor_5_digits
-Revises: 0006_platform_event
+Revision ID: 0008_case_minor_5_digits
+Revises: 0007_user_sessions
 Create Date: 2026-12-05 08:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_case_minor_5_digits'
-down_revision = '0006_platform_event'
+revision = '0008_case_minor_5_digits'
+down_revision = '0007_user_sessions'
 branch_labels = None
 depends_on = None
 
