@@ -17,7 +17,8 @@ from storage.db import transaction
 from storage.models import Case, InboundMessage, Outbox, Reporter
 from tests.conftest import make_runtime
 from tests.support.processes import wait_for
-from tests.support.wechat import Follower, jpeg, message_xml, serving, signed_query, wechat_env
+from tests.support.serve import serving
+from tests.support.wechat import Follower, jpeg, message_xml, signed_query, wechat_env
 
 NUMBER = re.compile(r"GI-\d{8}-\d{6}")
 IMAGE_MEDIA = "Yx1_9QxyOYmQ3Zq3kM1Rk0mPc-2m4V5jR7vQ0yN8xW2aT6uL3bH9sD4fG1kJ0pZ"
