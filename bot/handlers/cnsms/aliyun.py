@@ -6,10 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alibabacloud_dysmsapi20170525.client import Client
-from alibabacloud_dysmsapi20170525.models import SendSmsRequest
-from alibabacloud_tea_openapi.models import Config as ApiConfig
-
 from bot.handlers.cnsms.receipts import Receipt
 from bot.handlers.cnsms.templates import TemplateError, fill
 from bot.handlers.sms.rules import ALIYUN, e164, phone_opted_out
@@ -27,7 +23,11 @@ PERMANENT = {"isv.MOBILE_NUMBER_ILLEGAL", "isv.SMS_TEMPLATE_ILLEGAL", "isv.SMS_S
              "isv.MOBILE_COUNT_OVER_LIMIT", "isv.SMS_SIGN_ILLEGAL"}
 
 
-def client(runtime) -> Client:
+def client(runtime):
+    """The SDK's client (imported here: it takes seconds, and only the outbox worker needs it)."""
+    from alibabacloud_dysmsapi20170525.client import Client
+    from alibabacloud_tea_openapi.models import Config as ApiConfig
+
     config, settings = runtime.config, runtime.settings.cnsms
     key_id, secret = config.secret("ALIYUN_ACCESS_KEY_ID"), config.secret("ALIYUN_ACCESS_KEY_SECRET")
     if not (key_id and secret and settings.sign_name):
@@ -50,6 +50,8 @@ def send(runtime, row) -> dict:
         filled = fill("aliyun", (row.payload or {}).get("template"))
     except TemplateError as exc:
         raise PermanentError(str(exc)) from None
+    from alibabacloud_dysmsapi20170525.models import SendSmsRequest
+
     request = SendSmsRequest(
         phone_numbers=provider_number(row.target), sign_name=runtime.settings.cnsms.sign_name,
         template_code=filled.code, out_id=str(row.id),

@@ -6,13 +6,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tencentcloud.common.credential import Credential
-from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.sms.v20210111.models import SendSmsRequest
-from tencentcloud.sms.v20210111.sms_client import SmsClient
-
 from bot.handlers.cnsms.receipts import Receipt
 from bot.handlers.cnsms.templates import TemplateError, fill
 from bot.handlers.sms.rules import TENCENT, e164, phone_opted_out
@@ -30,7 +23,13 @@ PERMANENT_PREFIXES = ("InvalidParameter", "UnsupportedOperation", "MissingParame
                       "FailedOperation.ContainSensitiveWord")
 
 
-def client(runtime) -> SmsClient:
+def client(runtime):
+    """The SDK's client (imported here, as only the outbox worker needs it)."""
+    from tencentcloud.common.credential import Credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.sms.v20210111.sms_client import SmsClient
+
     config, settings = runtime.config, runtime.settings.cnsms
     secret_id, secret_key = config.secret("TENCENT_SECRET_ID"), config.secret("TENCENT_SECRET_KEY")
     if not (secret_id and secret_key and settings.sign_name and settings.tencent_sdk_app_id):
@@ -58,6 +57,9 @@ def send(runtime, row) -> dict:
         filled = fill("tencent", (row.payload or {}).get("template"))
     except TemplateError as exc:
         raise PermanentError(str(exc)) from None
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+    from tencentcloud.sms.v20210111.models import SendSmsRequest
+
     settings = runtime.settings.cnsms
     request = SendSmsRequest()
     request.PhoneNumberSet = [row.target]
