@@ -80,7 +80,7 @@ def test_an_image_is_fetched_with_media_get_and_kept_as_the_reports_photo(
     resident.say("淇滨大道与九州路交叉口的井盖坏了")
     assert resident.reply(resident.post("image.xml")) == t("photo_added", "zh") + _choices("1 提交", "0 取消")
     row = stored(wechat_runtime)[-1]
-    assert row.kind == "photo" and row.payload["photo_path"]
+    assert row.kind == "photo" and row.payload["photo_key"]
     fetched = [r for r in wechat_api.server.requests if r.path.startswith("/cgi-bin/media/get")]
     assert len(fetched) == 1 and "access_token=ACCESS_TOKEN_1" in fetched[0].path
 
