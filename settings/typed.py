@@ -351,11 +351,13 @@ class MediaSettings:
     s3_endpoint_url: str = ""
     s3_region: str = ""
     s3_prefix: str = ""
+    accel_redirect: str = ""  # an nginx internal location: nginx sends the file, not Python
 
     @classmethod
     def from_config(cls, config: Config) -> MediaSettings:
         return cls(*(str(config.get("media", key) or "") for key in
-                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
+                      "accel_redirect")))
 
 
 @dataclass(frozen=True)
