@@ -23,6 +23,7 @@ class BotSettings:
     confirm_below: float = 0.55
     min_geo_confidence: float = 0.6
     inbound_max_attempts: int = 5  # a message that failed this often waits for `inbound retry`
+    reopen_days: int = 7
 
     @property
     def max_photo_mb(self) -> int:
@@ -39,6 +40,7 @@ class BotSettings:
             confirm_below=float(bot["confirm_below"]),
             min_geo_confidence=float(config.get("geocoding", "min_confidence")),
             inbound_max_attempts=int(config.get("bot", "inbound_max_attempts", 5)),
+            reopen_days=int(bot.get("reopen_days", 7)),
         )
 
 
@@ -240,6 +242,24 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    """Staff sign-in (`[admin]`): session lifetimes and failed-login limits."""
+
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    login_limit_per_account: str = "20/15 minutes"
+    login_limit_per_address: str = "5/5 minutes"
+
+    @classmethod
+    def from_config(cls, config: Config) -> AdminSettings:
+        get = config.get
+        return cls(int(get("admin", "session_idle_minutes", 60)),
+                   int(get("admin", "session_absolute_hours", 12)),
+                   str(get("admin", "login_limit_per_account", "20/15 minutes")),
+                   str(get("admin", "login_limit_per_address", "5/5 minutes")))
+
+
+@dataclass(frozen=True)
 class MediaSettings:
     """Where photos, raw inbound media and exports are kept (`[media]`, storage/media.py):
     empty backend = the database on PostgreSQL, the data directory otherwise."""
@@ -267,6 +287,7 @@ class Settings:
     geo: GeoSettings = field(default_factory=GeoSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
 
@@ -279,5 +300,6 @@ class Settings:
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
+                   admin=AdminSettings.from_config(config),
                    wechat=WeChatSettings.from_config(config),
                    media=MediaSettings.from_config(config))

@@ -50,9 +50,12 @@ def test_progress_and_closure_reach_reporter_and_followers(fwd, api):
     post_event(api, original, {"status": "closed", "note": "已修复"})
     fwd.drain()
     rate = fwd.residents.to("tg-1")[-1]
-    assert rate["text"] == t("rate_request", "en", number=original)
+    # the platform's note travels with the closure, in the duplicate's reporter's notice too
+    assert rate["text"] == t("rate_request", "en", number=original, photo="",
+                             note=t("note_words", "en", note="已修复"))
     assert [c["key"] for c in rate["choices"]] == ["1", "2", "3", "4", "5"]
-    assert fwd.residents.to("+8613900000001")[-1]["text"] == t("rate_request", "zh", number=original)
+    assert fwd.residents.to("+8613900000001")[-1]["text"] == t(
+        "rate_request", "zh", number=original, photo="", note=t("note_words", "zh", note="已修复"))
     with transaction(fwd.runtime.sessions) as session:
         states = {c.reporter_id: (c.state, c.slots) for c in session.scalars(select(Conversation))}
     assert sorted(states.values(), key=str) == [("rating", {"case": original})] * 2

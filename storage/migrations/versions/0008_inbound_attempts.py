@@ -1,14 +1,14 @@
 """inbound_message.attempts: failed processing runs, so inbound retries end
 
-Revision ID: 0007_inbound_attempts
-Revises: 0006_platform_event
+Revision ID: 0008_inbound_attempts
+Revises: 0007_user_sessions
 Create Date: 2026-12-05 08:05:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0007_inbound_attempts'
-down_revision = '0006_platform_event'
+revision = '0008_inbound_attempts'
+down_revision = '0007_user_sessions'
 branch_labels = None
 depends_on = None
 
