@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify
 
 from bot.handlers.hotline import routes as hotline_routes
+from bot.handlers.open311 import routes as open311_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
 from bot.handlers.wechat import routes as wechat_routes
@@ -42,6 +43,6 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 
 # Every route the gateway serves: the case and status APIs, each channel's webhooks and pages,
-# the admin pages and the case photos. A blueprint not listed here is not served.
+# the Open311 server, the admin pages and the case photos. A blueprint not listed here is not served.
 BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp, wechat_routes.bp,
-              hotline_routes.bp, admin.bp, media.bp)
+              hotline_routes.bp, open311_routes.bp, admin.bp, media.bp)

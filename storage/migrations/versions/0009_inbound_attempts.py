@@ -1,14 +1,14 @@
 """inbound_message.attempts: failed processing runs, so inbound retries end
 
-Revision ID: 0008_inbound_attempts
-Revises: 0007_user_sessions
+Revision ID: 0009_inbound_attempts
+Revises: 0008_case_minor_5_digits
 Create Date: 2026-12-05 08:05:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008_inbound_attempts'
-down_revision = '0007_user_sessions'
+revision = '0009_inbound_attempts'
+down_revision = '0008_case_minor_5_digits'
 branch_labels = None
 depends_on = None
 
