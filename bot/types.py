@@ -7,6 +7,8 @@ from typing import Any
 
 from storage.text import storable
 
+without_nul = storable  # the older name some channels import; it replaces lone surrogates too
+
 
 @dataclass(frozen=True)
 class Photo:
