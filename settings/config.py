@@ -40,6 +40,7 @@ SECRETS = (
     "WECHAT_APP_ID",
     "WECHAT_APP_SECRET",
     "WECHAT_AES_KEY",
+    "MAP_TILES_KEY",
 )
 
 

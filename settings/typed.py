@@ -237,6 +237,38 @@ class ChannelSettings:
                    float(config.get("sms", "media_deadline_s", 15)))
 
 
+# Basemap presets: tile URL template, datum of the tiles, attribution. A city may also give its
+# own template; {tk} is filled from GRIDINTAKE_MAP_TILES_KEY (天地图 needs a key).
+MAP_PRESETS = {
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "wgs84",
+            "© OpenStreetMap contributors"),
+    "tianditu": ("https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                 "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                 "&TILECOL={x}&tk={tk}", "wgs84", "天地图 © 国家地理信息公共服务平台"),
+    "amap": ("https://webrd01.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+             "&x={x}&y={y}&z={z}", "gcj02", "© 高德地图 AutoNavi"),
+}
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The staff's map (`[map]`): no basemap by default (the gazetteer's roads are drawn
+    instead, offline), a preset name, or a tile URL template with its datum."""
+
+    tiles: str = ""
+    crs: str = "wgs84"
+    attribution: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MapSettings:
+        section = config["map"]
+        tiles, crs, attribution = str(section["tiles"] or ""), str(section["crs"]), ""
+        if tiles in MAP_PRESETS:
+            tiles, crs, attribution = MAP_PRESETS[tiles]
+        tiles = tiles.replace("{tk}", config.secret("MAP_TILES_KEY") or "")
+        return cls(tiles, crs, str(section["attribution"] or attribution))
+
+
 @dataclass(frozen=True)
 class AdminSettings:
     """Staff sign-in (`[admin]`): session lifetimes and failed-login limits."""
@@ -283,6 +315,7 @@ class Settings:
     geo: GeoSettings = field(default_factory=GeoSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    map: MapSettings = field(default_factory=MapSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
@@ -296,6 +329,7 @@ class Settings:
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
+                   map=MapSettings.from_config(config),
                    admin=AdminSettings.from_config(config),
                    wechat=WeChatSettings.from_config(config),
                    media=MediaSettings.from_config(config))

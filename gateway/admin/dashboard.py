@@ -11,7 +11,7 @@ from gateway.admin import bp
 from gateway.admin.csv_safe import safe_cell
 from gateway.admin.security import require, runtime
 from gateway.admin.stats import cases_since, department_of, picture
-from gateway.admin.svg import PALETTE, bars, choropleth, stacked_columns
+from gateway.admin.svg import PALETTE, bars, stacked_columns
 from storage.catalog import effective_tree
 from storage.db import transaction
 
@@ -45,14 +45,6 @@ def _load(days: int):
     return tree, rows
 
 
-def _grid_cells() -> list[tuple[str, str, object]]:
-    grid = runtime().geo.grid
-    polygons = getattr(grid, "polygons", None)
-    if polygons is None:
-        return []
-    return [(c.code, c.name, p) for c, p in zip(grid.cells, polygons, strict=True)]
-
-
 @bp.get("/dashboard")
 @require("admin")
 def dashboard():
@@ -60,8 +52,8 @@ def dashboard():
     tree, rows = _load(days)
     pic = picture(rows, tree, days)
     names = {c.label: c.name_zh for c in tree} | {"none": "无关 none"}
-    cells = _grid_cells()
-    cell_names = {code: name for code, name, _ in cells}
+    grid = runtime().geo.grid
+    cell_names = {code: cell.name for code in pic.by_grid if (cell := grid.cell_by_code(code))}
     charts = {
         "by_day": stacked_columns(pic.days, {CHANNEL_NAMES.get(k, k): v for k, v in pic.by_day.items()},
                                   "每日案件 cases per day"),
@@ -73,7 +65,6 @@ def dashboard():
                           "状态 status", color=PALETTE[2]),
         "by_grid": bars([(cell_names.get(k) or k, v) for k, v in pic.by_grid.most_common(10)],
                         "网格 grid cells", color=PALETTE[3]),
-        "map": choropleth(cells, pic.by_grid, "网格案件分布图 cases per grid cell"),
         "departments": bars([(d["name"], round(d["closure_rate"] * 100, 1)) for d in pic.departments[:12]],
                             "结案率 closure rate", value_format="{:g}%", max_value=100,
                             color=PALETTE[2]),
