@@ -38,8 +38,10 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    tiles = runtime.settings.map.tiles
     web_safety.install(app, BODY_LIMITS,
-                       https=runtime.settings.platform.public_url.startswith("https://"))
+                       https=runtime.settings.platform.public_url.startswith("https://"),
+                       images=(web_safety.tile_source(tiles),) if tiles else ())
     return app
 
 

@@ -10,16 +10,30 @@ at the limit (413) whether the client sent a Content-Length or a chunked body.""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, request
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{images}; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def install(app: Flask, body_limits: dict[str, int], https: bool) -> None:
-    """`body_limits`: the most bytes a request body may carry, by blueprint name."""
+def tile_source(template: str) -> str:
+    """The CSP source of a map tile URL template: `https://{s}.tile.example/{z}/…` →
+    `https://*.tile.example` (a templated first label becomes a wildcard)."""
+    parts = urlsplit(template)
+    labels = parts.netloc.split(".")
+    if "{" in labels[0]:
+        labels[0] = "*"
+    return f"{parts.scheme}://{'.'.join(labels)}"
+
+
+def install(app: Flask, body_limits: dict[str, int], https: bool, images: tuple[str, ...] = ()) -> None:
+    """`body_limits`: the most bytes a request body may carry, by blueprint name; `images`:
+    where else pictures may come from (the staff map's tile server)."""
+    csp = CSP.format(images="".join(f" {source}" for source in images))
 
     @app.before_request
     def _limit_body() -> None:
@@ -33,7 +47,7 @@ def install(app: Flask, body_limits: dict[str, int], https: bool) -> None:
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         if response.mimetype == "text/html":
-            headers.setdefault("Content-Security-Policy", CSP)
+            headers.setdefault("Content-Security-Policy", csp)
             headers.setdefault("X-Frame-Options", "DENY")
         if request.blueprint == "admin" or request.path.startswith("/admin"):
             headers["Cache-Control"] = "no-store"

@@ -21,7 +21,7 @@ from tests.support.http import live_gateway
 from tests.support.users import add_user
 
 PASSWORD = "correct horse battery"
-ADMIN_PAGES = ("/admin/dashboard", "/admin/cases", "/admin/categories", "/admin/review",
+ADMIN_PAGES = ("/admin/map", "/admin/dashboard", "/admin/cases", "/admin/categories", "/admin/review",
                "/admin/evaluate", "/admin/try", "/admin/audit", "/admin/models")
 
 
@@ -69,11 +69,14 @@ def test_html_pages_carry_the_security_headers_and_no_inline_script(site, admin)
             assert page.headers["Cache-Control"] == "no-store"
 
 
-def test_hsts_when_served_over_https(tmp_path):
-    runtime = make_runtime(tmp_path / "var", GRIDINTAKE_PUBLIC_URL="https://gi.example.org")
+def test_hsts_over_https_and_the_map_tiles_as_image_source(tmp_path):
+    runtime = make_runtime(tmp_path / "var", GRIDINTAKE_PUBLIC_URL="https://gi.example.org",
+                           GRIDINTAKE_MAP_TILES="osm")
     with live_gateway(runtime) as base:
         answer = httpx.get(base + "/admin/login")
     assert answer.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    [images] = [d for d in answer.headers["Content-Security-Policy"].split("; ") if d.startswith("img-src")]
+    assert images == "img-src 'self' data: https://tile.openstreetmap.org"
     runtime.db.dispose()
 
 
