@@ -79,14 +79,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.rate_limits import memory_limit_warning
     from gateway.server import serve
 
-    server = _runtime().settings.server
+    settings = _runtime().settings
+    server = settings.server
     host, port = args.host or server.host, args.port or server.port
     workers = server.workers if args.workers is None else args.workers
     threads = server.threads if args.threads is None else args.threads
     kind = f"{workers} gunicorn workers" if workers else "the development server"
     print(f"gridintake serving on http://{host}:{port}/ ({kind})", file=sys.stderr, flush=True)
+    warning = memory_limit_warning(settings.limits, workers)
+    if warning:
+        print(f"gridintake: warning: {warning}", file=sys.stderr, flush=True)
     serve(host, port, workers, threads)
     return 0
 

@@ -97,10 +97,12 @@ class LimitSettings:
 
     per_sender: str = "20/minute"
     storage_uri: str = "memory://"
+    processes: int = 1  # processes keeping their own count in memory (`gridintake serve` sets it)
 
     @classmethod
     def from_config(cls, config: Config) -> LimitSettings:
-        return cls(config.get("limits", "per_sender"), config.get("limits", "storage_uri"))
+        return cls(config.get("limits", "per_sender"), config.get("limits", "storage_uri"),
+                   max(1, int(config.get("limits", "processes", 1))))
 
 
 @dataclass(frozen=True)
