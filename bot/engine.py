@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Command, normalize_case_number, parse_command
 from bot.i18n import guess_language, normalize_language, status_name, t
-from bot.inbox import Inbox, Refusal, inbound_from_row
+from bot.inbox import FILED_CHANNELS, Inbox, Refusal, inbound_from_row
 from bot.intents import asks_progress, is_greeting, mentions_own_report, says_not_fixed
 from bot.media import keep_photo
 from bot.photos import BadPhoto
@@ -168,7 +168,7 @@ class Engine:
             rows = session.scalars(
                 select(InboundMessage)
                 .where(InboundMessage.status.in_((InboundStatus.RECEIVED, InboundStatus.FAILED)))
-                .where(InboundMessage.channel != "hotline")  # transcripts are not chat turns
+                .where(InboundMessage.channel.not_in(FILED_CHANNELS))  # not chat turns
                 .where(InboundMessage.received_at < cutoff)
                 .order_by(InboundMessage.id)
             ).all()

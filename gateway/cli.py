@@ -67,7 +67,7 @@ def cmd_case_show(args: argparse.Namespace) -> int:
         case = session.scalar(select(Case).where(Case.number == args.number))
         if case is None:
             raise CommandError(f"no case {args.number}")
-        emit(case_to_json(case))
+        emit(case_to_json(case, edition=runtime.settings.categories.edition))
     return 0
 
 

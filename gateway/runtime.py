@@ -19,9 +19,11 @@ from bot.handlers.telegram.outbound import send_outbox as send_telegram
 from bot.handlers.wechat import outbound as wechat_outbound
 from bot.handlers.wechat.client import CityClient, make_client
 from bot.handlers.wechat.incoming import CHANNEL as WECHAT
+from cases.editions import to_edition
 from cases.filing import Intake
 from cases.outbox import Sender
 from categories import CategoryTree, load_tree
+from categories.tree import DEFAULT_EDITION
 from gateway.forwarding import (
     case_listeners,
     rating_listeners,
@@ -118,11 +120,18 @@ class Runtime:
         return ClassifierHub(load=self._load_tree, version=self._keyword_version,
                              check_every_s=self.classifier_check_s, active_model=self._active_model)
 
+    @cached_property
+    def edition_tree(self) -> CategoryTree | None:
+        """The active edition's tree when it is not the one the classifier speaks (CJ/T 214)."""
+        edition = self.settings.categories.edition
+        return None if edition == DEFAULT_EDITION else load_tree(edition=edition)
+
     def tree(self) -> CategoryTree:
-        return self.classifiers.current().tree
+        return self.edition_tree or self.classifiers.current().tree
 
     def classify(self, text: str):
-        return self.classifiers.current().classify(text)
+        result = self.classifiers.current().classify(text)
+        return to_edition(self.edition_tree, result) if self.edition_tree else result
 
     @cached_property
     def geo(self):

@@ -272,6 +272,33 @@ class MapSettings:
 
 
 @dataclass(frozen=True)
+class CategorySettings:
+    """The catalogue edition cases are filed in (`[categories]`); checked by categories."""
+
+    edition: str = "cjt214"
+
+    @classmethod
+    def from_config(cls, config: Config) -> CategorySettings:
+        return cls(str(config.get("categories", "edition", "cjt214") or "cjt214"))
+
+
+@dataclass(frozen=True)
+class Open311ServerSettings:
+    """Our own Open311 GeoReport v2 server (`[georeport]`), where 311 apps file reports."""
+
+    jurisdiction: str = ""  # empty: one jurisdiction, any jurisdiction_id accepted
+    contact: str = ""  # discovery's contact line
+    max_days: int = 90  # the widest start_date..end_date span of GET requests
+
+    @classmethod
+    def from_config(cls, config: Config) -> Open311ServerSettings:
+        get = config.get
+        return cls(str(get("georeport", "jurisdiction", "") or ""),
+                   str(get("georeport", "contact", "") or ""),
+                   int(get("georeport", "max_days", 90)))
+
+
+@dataclass(frozen=True)
 class AdminSettings:
     """Staff sign-in (`[admin]`): session lifetimes and failed-login limits."""
 
@@ -299,11 +326,13 @@ class MediaSettings:
     s3_endpoint_url: str = ""
     s3_region: str = ""
     s3_prefix: str = ""
+    accel_redirect: str = ""  # an nginx internal location: nginx sends the file, not Python
 
     @classmethod
     def from_config(cls, config: Config) -> MediaSettings:
         return cls(*(str(config.get("media", key) or "") for key in
-                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
+                      "accel_redirect")))
 
 
 @dataclass(frozen=True)
@@ -321,6 +350,8 @@ class Settings:
     admin: AdminSettings = field(default_factory=AdminSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    open311_server: Open311ServerSettings = field(default_factory=Open311ServerSettings)
+    categories: CategorySettings = field(default_factory=CategorySettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -334,4 +365,6 @@ class Settings:
                    map=MapSettings.from_config(config),
                    admin=AdminSettings.from_config(config),
                    wechat=WeChatSettings.from_config(config),
-                   media=MediaSettings.from_config(config))
+                   media=MediaSettings.from_config(config),
+                   open311_server=Open311ServerSettings.from_config(config),
+                   categories=CategorySettings.from_config(config))

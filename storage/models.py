@@ -129,7 +129,7 @@ class Case(Base):
     label: Mapped[str] = mapped_column(String(20), index=True)
     kind: Mapped[str | None] = mapped_column(String(10))
     major: Mapped[str | None] = mapped_column(String(2))
-    minor: Mapped[str | None] = mapped_column(String(4))
+    minor: Mapped[str | None] = mapped_column(String(5))  # 4 digits (CJ/T 214) or 5 (2026)
     category_name: Mapped[str] = mapped_column(String(60), default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
