@@ -89,7 +89,8 @@ class Turn:
 
     def say(self, key: str, *, choices: list[Choice] | None = None, location: bool = False,
             **values) -> None:
-        self.replies.append(Reply(t(key, self.lang, **values), choices or [], location, self.lang))
+        self.replies.append(Reply(t(key, self.lang, **values), choices or [], location, self.lang,
+                                  key, {name: str(value) for name, value in values.items()}))
         self.said.append(key)
 
     def say_text(self, text: str, key: str) -> None:

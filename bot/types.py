@@ -68,6 +68,10 @@ class Reply:
     choices: list[Choice] = field(default_factory=list)
     request_location: bool = False
     language: str | None = None  # the resident's (channels label buttons in it), when known
+    # The catalog entry and its values: a provider that sends only approved templates (mainland
+    # SMS) sends the template for the key, not the text.
+    key: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -77,6 +81,8 @@ class Reply:
         }
         if self.language:
             data["language"] = self.language
+        if self.key:
+            data["key"], data["values"] = self.key, self.values
         return data
 
     @classmethod
@@ -86,6 +92,8 @@ class Reply:
             choices=[Choice(c["key"], c["label"]) for c in data.get("choices", [])],
             request_location=bool(data.get("request_location")),
             language=data.get("language"),
+            key=data.get("key"),
+            values=data.get("values") or {},
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 
+from bot.handlers.cnsms import routes as cnsms_routes
 from bot.handlers.hotline import routes as hotline_routes
 from bot.handlers.open311 import routes as open311_routes
 from bot.handlers.sms import routes as sms_routes
@@ -44,5 +45,5 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 # Every route the gateway serves: the case and status APIs, each channel's webhooks and pages,
 # the Open311 server, the admin pages and the case photos. A blueprint not listed here is not served.
-BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp, wechat_routes.bp,
-              hotline_routes.bp, open311_routes.bp, admin.bp, media.bp)
+BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, cnsms_routes.bp, telegram_routes.bp,
+              wechat_routes.bp, hotline_routes.bp, open311_routes.bp, admin.bp, media.bp)

@@ -11,9 +11,10 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
+from bot.handlers.cnsms import aliyun, tencent
 from bot.handlers.sms import handler as sms
 from bot.handlers.sms.outbound import send_generic, send_twilio
-from bot.handlers.sms.rules import GENERIC, TWILIO
+from bot.handlers.sms.rules import ALIYUN, GENERIC, SMS_CHANNELS, TENCENT, TWILIO
 from bot.handlers.telegram.outbound import CHANNEL as TELEGRAM
 from bot.handlers.telegram.outbound import send_outbox as send_telegram
 from bot.handlers.wechat import outbound as wechat_outbound
@@ -151,7 +152,7 @@ class Runtime:
         """Each channel's outbound sender by outbox sink, listed here (nothing registers itself
         on import); the worker asks the platform sinks first."""
         return {TELEGRAM: send_telegram, TWILIO: send_twilio, GENERIC: send_generic,
-                WECHAT: wechat_outbound.send}
+                WECHAT: wechat_outbound.send, ALIYUN: aliyun.send, TENCENT: tencent.send}
 
     @cached_property
     def wechat(self) -> CityClient:
@@ -164,5 +165,5 @@ class Runtime:
         engine.rating_listeners.extend(rating_listeners(self))
         engine.reopen_listeners.extend(reopen_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
-        engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))
+        engine.retry_hooks.update(dict.fromkeys(SMS_CHANNELS, sms.keywords_on_retry(self)))
         return engine

@@ -133,6 +133,31 @@ class WeChatSettings:
         )
 
 
+@dataclass(frozen=True)
+class MainlandSmsSettings:
+    """Aliyun and Tencent Cloud SMS (`[cnsms]`); keys and the callback token stay in the
+    environment."""
+
+    providers: tuple[str, ...] = ()
+    sign_name: str = ""
+    aliyun_endpoint: str = "dysmsapi.aliyuncs.com"
+    tencent_endpoint: str = "sms.tencentcloudapi.com"
+    tencent_region: str = "ap-guangzhou"
+    tencent_sdk_app_id: str = ""
+    protocol: str = "https"
+
+    @classmethod
+    def from_config(cls, config: Config) -> MainlandSmsSettings:
+        section = config["cnsms"]
+        providers = tuple(p.strip() for p in str(section["providers"]).split(",") if p.strip())
+        unknown = set(providers) - {"aliyun", "tencent"}
+        if unknown:
+            raise ValueError(f"[cnsms] providers: unknown {sorted(unknown)}; use aliyun, tencent")
+        return cls(providers, *(str(section[name]) for name in (
+            "sign_name", "aliyun_endpoint", "tencent_endpoint", "tencent_region",
+            "tencent_sdk_app_id", "protocol")))
+
+
 @dataclass
 class WorkerSettings:
     """The outbox worker (`[forwarding]`); checked when a worker is made, not at start-up."""
@@ -326,11 +351,13 @@ class MediaSettings:
     s3_endpoint_url: str = ""
     s3_region: str = ""
     s3_prefix: str = ""
+    accel_redirect: str = ""  # an nginx internal location: nginx sends the file, not Python
 
     @classmethod
     def from_config(cls, config: Config) -> MediaSettings:
         return cls(*(str(config.get("media", key) or "") for key in
-                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
+                      "accel_redirect")))
 
 
 @dataclass(frozen=True)
@@ -350,6 +377,7 @@ class Settings:
     media: MediaSettings = field(default_factory=MediaSettings)
     open311_server: Open311ServerSettings = field(default_factory=Open311ServerSettings)
     categories: CategorySettings = field(default_factory=CategorySettings)
+    cnsms: MainlandSmsSettings = field(default_factory=MainlandSmsSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -365,4 +393,5 @@ class Settings:
                    wechat=WeChatSettings.from_config(config),
                    media=MediaSettings.from_config(config),
                    open311_server=Open311ServerSettings.from_config(config),
-                   categories=CategorySettings.from_config(config))
+                   categories=CategorySettings.from_config(config),
+                   cnsms=MainlandSmsSettings.from_config(config))

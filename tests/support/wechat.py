@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -22,10 +21,9 @@ import xmltodict
 from PIL import Image
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
-from werkzeug.serving import make_server
 
-from gateway.app import create_app
 from tests.conftest import make_runtime
+from tests.support.serve import serving
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wechat"
 TOKEN = "gridintake-wechat-token"
@@ -122,19 +120,6 @@ def wechat_runtime(tmp_path, wechat_api) -> Iterator:
     runtime = make_runtime(tmp_path / "var", **wechat_env(wechat_api))
     yield runtime
     runtime.db.dispose()
-
-
-@contextmanager
-def serving(runtime) -> Iterator[str]:
-    """The gateway serving on a loopback port (real HTTP, threaded like production), its
-    classifier loaded first: a cold start takes longer than WeChat's 5 s."""
-    runtime.classify("路灯不亮")
-    server = make_server("127.0.0.1", 0, create_app(runtime), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture
