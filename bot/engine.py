@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Command, normalize_case_number, parse_command
@@ -166,14 +166,26 @@ class Engine:
         return Outcome(refusal.replies, recorded.id)
 
     def retry_pending(self, older_than: timedelta = timedelta(minutes=1)) -> list[Outcome]:
-        """Process again messages left unprocessed by a crash or an error."""
-        cutoff = utcnow() - older_than
+        """Process again messages left unprocessed by a crash or an error, until a message has
+        failed `inbound_max_attempts` times (then it waits for `inbound retry ID|--all-failed`)."""
+        return self._retry(InboundMessage.status.in_((InboundStatus.RECEIVED, InboundStatus.FAILED)),
+                           InboundMessage.received_at < utcnow() - older_than,
+                           InboundMessage.attempts < self.settings.inbound_max_attempts)
+
+    def retry_failed(self, ids: list[int] | None = None) -> list[Outcome]:
+        """Process again failed messages (these `ids`, or every one) with fresh attempts."""
+        where = [InboundMessage.status == InboundStatus.FAILED]
+        if ids is not None:
+            where.append(InboundMessage.id.in_(ids))
+        with transaction(self.factory) as session:
+            session.execute(update(InboundMessage).where(*where).values(attempts=0))
+        return self._retry(*where)
+
+    def _retry(self, *where) -> list[Outcome]:
         with transaction(self.factory) as session:
             rows = session.scalars(
-                select(InboundMessage)
-                .where(InboundMessage.status.in_((InboundStatus.RECEIVED, InboundStatus.FAILED)))
+                select(InboundMessage).where(*where)
                 .where(InboundMessage.channel.not_in(FILED_CHANNELS))  # not chat turns
-                .where(InboundMessage.received_at < cutoff)
                 .order_by(InboundMessage.id)
             ).all()
             pending = [(row.id, inbound_from_row(row, self.media)) for row in rows]
@@ -203,10 +215,20 @@ class Engine:
                         listener(session, turn.reporter, inbound_id, turn.replies)
                 return Outcome(turn.replies, inbound_id, turn.case_number)
         except Exception as exc:
-            log.exception("inbound %s failed", inbound_id)
             with transaction(self.factory) as session:
                 row = session.get(InboundMessage, inbound_id)
                 row.status, row.error = InboundStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                row.attempts = (row.attempts or 0) + 1
+                attempts = row.attempts
+            limit = self.settings.inbound_max_attempts
+            if attempts == 1:
+                log.exception("inbound %s failed (attempt 1 of %d)", inbound_id, limit)
+            elif attempts < limit:
+                log.warning("inbound %s failed again (attempt %d of %d): %s", inbound_id, attempts,
+                            limit, row.error)
+            else:
+                log.warning("inbound %s failed %d times, left as failed (`gridintake inbound retry "
+                            "%s`): %s", inbound_id, attempts, inbound_id, row.error)
             lang = normalize_language(inbound.language or guess_language(inbound.text or ""))
             return Outcome([Reply(t("error", lang))], inbound_id)
 

@@ -134,6 +134,7 @@ class InboundMessage(Base):
     status: Mapped[InboundStatus] = mapped_column(EnumText(InboundStatus, 12),
                                                   default=InboundStatus.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # failed runs
     replies: Mapped[Any] = mapped_column(JSONType, default=list)  # repeated on a replay
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
