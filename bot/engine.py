@@ -11,6 +11,7 @@ photo or pin sent without words. Commands are the same in every state.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -25,13 +26,15 @@ from bot.intents import asks_progress, is_greeting, mentions_own_report, says_no
 from bot.media import keep_photo
 from bot.photos import BadPhoto
 from bot.types import Choice, Inbound, Outcome, Reply
-from cases import reporters
+from cases import reporters, residents
 from cases.filing import CITY_TZ, Intake
 from cases.notices import shorten
+from cases.outbox import enqueue
 from cases.relabel import relabel
 from cases.status import apply_status, reopen_window_open
 from categories import NONE_LABEL
 from geo.types import GeoResult, geo_result_from_json, geo_result_to_slots
+from nlp import extract_phones
 from nlp.types import Classification, classification_from_json
 from settings.typed import BotSettings
 from storage import turns
@@ -420,13 +423,47 @@ class Engine:
         elif name == "lang":
             target = command.arg or ("en" if lang == "zh" else "zh")
             turn.reporter.language = normalize_language(target)
+            residents.share(turn.session, turn.reporter)
             turn.say("language_set")
         elif name == "status":
             self._status(turn, command.arg)
         elif name == "mycases":
             self._my_cases(turn)
+        elif name == "link":
+            self._link(turn, command.arg)
+        elif name == "unlink":
+            residents.unlink(turn.session, turn.reporter)
+            turn.say("unlinked")
         else:
             turn.say("unknown_command")
+
+    def _link(self, turn: Turn, arg: str) -> None:
+        """绑定 PHONE: a code by SMS to that phone; 绑定 CODE: the link, if the code is right."""
+        code = arg.replace(" ", "")
+        if code.isdigit() and len(code) == 6:
+            try:
+                residents.confirm_link(turn.session, turn.reporter, code)
+            except residents.LinkError:
+                turn.say("link_failed")
+                return
+            turn.say("linked")
+            return
+        phones = [p for p in extract_phones(arg) if "-" not in p]  # mobiles only
+        if not phones:
+            turn.say("link_usage")
+            return
+        phone = "+86" + phones[0]
+        try:
+            target, code = residents.start_link(turn.session, turn.reporter, phone)
+        except residents.LinkError:
+            turn.say("link_no_phone")
+            return
+        # To the phone only, never to this chat: typing it back here proves both ends.
+        enqueue(turn.session, sink=target.channel, target=phone,
+                key=f"link:{turn.reporter.id}:{secrets.token_hex(8)}", payload={
+                    "text": t("link_code_sms", target.language, code=code), "choices": [],
+                    "language": target.language, "reporter_id": target.id})
+        turn.say("link_code_sent")
 
     def _status(self, turn: Turn, arg: str) -> None:
         number = normalize_case_number(arg)
@@ -451,7 +488,7 @@ class Engine:
 
     def _my_cases(self, turn: Turn) -> None:
         """The most recent cases and how many more: at most two SMS segments (tests count them)."""
-        mine = Case.reporter_id == turn.reporter.id
+        mine = Case.reporter_id.in_(residents.reporter_ids(turn.session, turn.reporter))
         cases = turn.session.scalars(
             select(Case).where(mine).order_by(Case.id.desc()).limit(MY_CASES_SHOWN)
         ).all()

@@ -257,6 +257,7 @@ class ChannelSettings:
     media_hosts: tuple[str, ...] = ("api.twilio.com", "*.twiliocdn.com",
                                     "s3-external-1.amazonaws.com")
     media_deadline_s: float = 15.0
+    sms_per_second: int = 0  # outbound SMS a second for the whole city (Redis limits); 0: unpaced
 
     @classmethod
     def from_config(cls, config: Config) -> ChannelSettings:
@@ -265,7 +266,8 @@ class ChannelSettings:
                    config.get("sms", "twilio_api_base") or "",
                    config.get("sms", "generic_outbound_url") or "",
                    tuple(h.strip() for h in hosts.split(",") if h.strip()),
-                   float(config.get("sms", "media_deadline_s", 15)))
+                   float(config.get("sms", "media_deadline_s", 15)),
+                   int(config.get("sms", "per_second", 0) or 0))
 
 
 # Basemap presets: tile URL template, datum of the tiles, attribution. A city may also give its
