@@ -14,6 +14,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from settings.typed import LimitSettings
+from storage.faults import describe
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +71,26 @@ def memory_limit_warning(limits: LimitSettings, processes: int) -> str | None:
 class SenderLimiter:
     """Per-sender limits on the `limits` library that Flask-Limiter is built on (same storage
     URIs: memory:// or redis://), called by hand so only requests that passed the signature
-    check count. A storage failure lets the message through rather than lose it. In memory
-    with several worker processes, each keeps its share of the limit (`per_process`)."""
+    check count. In memory with several worker processes, each keeps its share of the limit
+    (`per_process`).
+
+    With the shared storage unreachable, each process falls back to its own in-process window
+    (a sender may then get the limit once per process, never unlimited), logs one warning a
+    minute, and tries the storage again every few seconds."""
+
+    WARN_EVERY_S = 60.0
+    RETRY_STORAGE_S = 5.0
 
     def __init__(self, storage_uri: str, rate: str, processes: int = 1) -> None:
         self.rate = parse(rate)
+        self.shared: MovingWindowRateLimiter | None = None
         if in_memory(storage_uri):
             self.rate = per_process(self.rate, processes)
-            self.strategy: MovingWindowRateLimiter | MemoryWindow = MemoryWindow(self.rate)
         else:
-            self.strategy = MovingWindowRateLimiter(storage_from_string(storage_uri))
+            self.shared = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.local = MemoryWindow(self.rate)
+        self._shared_down_until = 0.0
+        self._warned_at = float("-inf")
 
     @classmethod
     def from_settings(cls, limits: LimitSettings) -> SenderLimiter:
@@ -94,11 +105,18 @@ class SenderLimiter:
         return limiter
 
     def allow(self, channel: str, sender: str) -> bool:
-        try:
-            return self.strategy.hit(self.rate, "gridintake", channel, sender)
-        except Exception:
-            log.exception("rate-limit storage failed; letting the message through")
-            return True
+        key = ("gridintake", channel, sender)
+        now = time.monotonic()
+        if self.shared is not None and now >= self._shared_down_until:
+            try:
+                return self.shared.hit(self.rate, *key)
+            except Exception as exc:  # Redis down, refused, timed out: never a lost message
+                self._shared_down_until = now + self.RETRY_STORAGE_S
+                if now - self._warned_at >= self.WARN_EVERY_S:
+                    self._warned_at = now
+                    log.warning("rate-limit storage unreachable (%s): in-process limits until it "
+                                "is back", describe(exc))
+        return self.local.hit(self.rate, *key)
 
 
 class SharedPacer:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from bot.i18n import t
 from bot.types import Choice, Reply
+from cases import residents
 from cases.outbox import RESIDENT_SINKS, enqueue
 from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
 from storage.states import DialogState
@@ -41,7 +42,9 @@ def audience(session: Session, case: Case) -> list[Reporter]:
     ).all()
     for reporter in followers:
         people.setdefault(reporter.id, reporter)
-    return list(people.values())
+    # A linked resident hears on the channel they chose, else the one they used last; once.
+    routed = [residents.notice_identity(session, reporter) for reporter in people.values()]
+    return list({r.id: r for r in routed}.values())
 
 
 def send_to(session: Session, reporter: Reporter, text: str, *, key: str,

@@ -22,6 +22,7 @@ class BotSettings:
     idle_minutes: int = 30
     confirm_below: float = 0.55
     min_geo_confidence: float = 0.6
+    inbound_max_attempts: int = 5  # a message that failed this often waits for `inbound retry`
     reopen_days: int = 7
 
     @property
@@ -38,6 +39,7 @@ class BotSettings:
             idle_minutes=int(bot["conversation_idle_minutes"]),
             confirm_below=float(bot["confirm_below"]),
             min_geo_confidence=float(config.get("geocoding", "min_confidence")),
+            inbound_max_attempts=int(config.get("bot", "inbound_max_attempts", 5)),
             reopen_days=int(bot.get("reopen_days", 7)),
         )
 
@@ -162,7 +164,8 @@ class MainlandSmsSettings:
 class WorkerSettings:
     """The outbox worker (`[forwarding]`); checked when a worker is made, not at start-up."""
 
-    max_attempts: int = 8
+    retry_for_s: float = 24 * 3600.0
+    max_attempts: int = 0  # 0: no limit on attempts, retry_for_s decides
     backoff_base_s: float = 2.0
     backoff_cap_s: float = 3600.0
     batch_size: int = 20
@@ -173,7 +176,8 @@ class WorkerSettings:
     def from_config(cls, config: Config) -> WorkerSettings:
         get = config.get
         return cls(
-            max_attempts=int(get("forwarding", "max_attempts", 8)),
+            retry_for_s=float(get("forwarding", "retry_for_hours", 24)) * 3600,
+            max_attempts=int(get("forwarding", "max_attempts", 0)),
             backoff_base_s=float(get("forwarding", "backoff_base_s", 2)),
             backoff_cap_s=float(get("forwarding", "backoff_cap_s", 3600)),
             batch_size=int(get("forwarding", "batch_size", 20)),
@@ -253,6 +257,7 @@ class ChannelSettings:
     media_hosts: tuple[str, ...] = ("api.twilio.com", "*.twiliocdn.com",
                                     "s3-external-1.amazonaws.com")
     media_deadline_s: float = 15.0
+    sms_per_second: int = 0  # outbound SMS a second for the whole city (Redis limits); 0: unpaced
 
     @classmethod
     def from_config(cls, config: Config) -> ChannelSettings:
@@ -261,7 +266,8 @@ class ChannelSettings:
                    config.get("sms", "twilio_api_base") or "",
                    config.get("sms", "generic_outbound_url") or "",
                    tuple(h.strip() for h in hosts.split(",") if h.strip()),
-                   float(config.get("sms", "media_deadline_s", 15)))
+                   float(config.get("sms", "media_deadline_s", 15)),
+                   int(config.get("sms", "per_second", 0) or 0))
 
 
 # Basemap presets: tile URL template, datum of the tiles, attribution. A city may also give its

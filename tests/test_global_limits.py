@@ -15,11 +15,14 @@ from limits import parse
 
 from bot.handlers.telegram.outbound import Pacer, pacer_for
 from bot.rate_limits import SharedPacer, memory_limit_warning, per_process
+from cases.outbox import enqueue
 from gateway.app import create_app
+from gateway.forwarding.worker import Worker
 from settings.typed import LimitSettings
+from storage.db import transaction
 from tests.conftest import make_runtime
 from tests.support.services import REDIS_URL, require_redis
-from tests.support.sms import TOKEN, Texter
+from tests.support.sms import ACCOUNT, TOKEN, Texter, twilio_api
 
 TOO_FAST = "您发送得太快了，请稍后再试。"
 
@@ -107,3 +110,25 @@ def test_telegram_uses_the_shared_pacer_when_limits_are_in_redis(tmp_path, redis
     assert isinstance(pacer_for(local, "123:abc"), Pacer)
     for runtime in (shared, local):
         runtime.db.dispose()
+
+
+def test_sms_sends_keep_the_city_wide_pace_kept_in_redis(tmp_path, redis_url, local_server):
+    api = twilio_api(local_server)
+    runtime = make_runtime(tmp_path / "var", GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
+                           GRIDINTAKE_TWILIO_ACCOUNT_SID=ACCOUNT, GRIDINTAKE_TWILIO_FROM="+14155550100",
+                           GRIDINTAKE_TWILIO_API_BASE=api.url, GRIDINTAKE_RATE_LIMIT_STORAGE=redis_url,
+                           GRIDINTAKE_SMS_PER_SECOND="2")
+    with transaction(runtime.sessions) as session:
+        for n in range(6):
+            enqueue(session, sink="sms", target=f"+86138{uuid.uuid4().int % 10**8:08d}", key=f"p{n}",
+                    payload={"text": "您的案件已办结。", "language": "zh"})
+    workers = [Worker(runtime) for _ in range(2)]  # two workers draining one outbox
+    started = time.monotonic()
+    done = 0
+    while done < 6 and time.monotonic() - started < 30:
+        done += sum(worker.run_once()["done"] for worker in workers)
+    assert done == 6 and len(api.requests) == 6
+    assert time.monotonic() - started > 2.0  # 6 texts at 2 a second need three windows
+    for worker in workers:
+        worker.close()
+    runtime.db.dispose()

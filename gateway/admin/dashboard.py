@@ -6,6 +6,7 @@ import csv
 import io
 
 from flask import Response, render_template, request
+from sqlalchemy import func, select
 
 from gateway.admin import bp
 from gateway.admin.csv_safe import safe_cell
@@ -14,6 +15,8 @@ from gateway.admin.stats import cases_since, department_of, picture
 from gateway.admin.svg import PALETTE, bars, stacked_columns
 from storage.catalog import effective_tree
 from storage.db import transaction
+from storage.models import Case, Outbox
+from storage.states import OutboxStatus
 
 PERIODS = (7, 30, 90, 365)
 STATUS_NAMES = {
@@ -69,7 +72,20 @@ def dashboard():
                             "结案率 closure rate", value_format="{:g}%", max_value=100,
                             color=PALETTE[2]),
     }
-    return render_template("admin/dashboard.html", pic=pic, charts=charts, days=days, periods=PERIODS)
+    return render_template("admin/dashboard.html", pic=pic, charts=charts, days=days, periods=PERIODS,
+                           dead=_dead_letters())
+
+
+def _dead_letters(shown: int = 20) -> dict:
+    """Deliveries that gave up (platform or resident): how many, and the newest few."""
+    with transaction(runtime().sessions) as db:
+        where = Outbox.status == OutboxStatus.DEAD
+        total = db.scalar(select(func.count(Outbox.id)).where(where))
+        rows = db.execute(select(Outbox.id, Outbox.sink, Case.number, Outbox.attempts, Outbox.last_error,
+                                 Outbox.created_at)
+                          .outerjoin(Case, Case.id == Outbox.case_id).where(where)
+                          .order_by(Outbox.id.desc()).limit(shown)).all()
+    return {"total": total, "rows": rows}
 
 
 @bp.get("/dashboard/export.csv")

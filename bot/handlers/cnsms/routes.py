@@ -20,10 +20,11 @@ from bot.handlers.cnsms import aliyun, receipts, tencent
 from bot.handlers.sms import handler as sms
 from bot.inbox import Refusal
 from bot.rate_limits import SenderLimiter
-from bot.types import Inbound, Outcome, without_nul
+from bot.types import Inbound, Outcome
 from cases import notices
 from storage.db import transaction
 from storage.models import Reporter
+from storage.text import storable
 
 bp = Blueprint("cnsms", __name__)
 PROVIDERS = {"aliyun": aliyun, "tencent": tencent}
@@ -53,7 +54,7 @@ def _items(provider: str) -> list[dict] | Response:
     items = [data] if isinstance(data, dict) else data
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         return _error("expected a JSON object or an array of objects", 400)
-    return without_nul(items)
+    return storable(items)
 
 
 def _queue_replies(runtime, inbound: Inbound, outcome: Outcome) -> None:

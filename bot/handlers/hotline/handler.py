@@ -24,13 +24,14 @@ from bot.handlers.sms.rules import e164
 from bot.i18n import t
 from bot.inbox import InProgress, claim_for_filing, hold
 from bot.oneshot import file_report
-from bot.types import Inbound, without_nul
+from bot.types import Inbound
 from cases.outbox import enqueue
 from cases.serialize import case_to_json
 from categories import NONE_LABEL
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Reporter, utcnow
 from storage.states import InboundStatus
+from storage.text import storable
 
 log = logging.getLogger(__name__)
 CHANNEL = "hotline"
@@ -118,7 +119,7 @@ def _optional(data: dict, name: str, limit: int) -> str | None:
 def parse(data: Any) -> Transcript:
     if not isinstance(data, dict):
         raise TranscriptError("expected a JSON object with call_id and transcript")
-    data = without_nul(data)
+    data = storable(data)
     unknown = set(data) - set(FIELDS)
     if unknown:
         raise TranscriptError(f"unknown field(s): {', '.join(sorted(unknown))}")

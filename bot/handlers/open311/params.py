@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.handlers.open311.render import Open311Error
-from bot.types import without_nul
+from storage.text import storable
 
 TRUE = {"true", "1", "yes", "y", "on"}
 FALSE = {"false", "0", "no", "n", "off", ""}
@@ -29,7 +29,7 @@ def flatten(data: Any) -> dict[str, str]:
             fields[key] = "true" if value else "false"
         elif isinstance(value, str | int | float):
             fields[key] = str(value)
-    return without_nul(fields)
+    return storable(fields)
 
 
 def text(params: Mapping[str, str], name: str, limit: int) -> str | None:
