@@ -1,15 +1,15 @@
 """resident: one person across channel identities (reporter.resident_id); link_code: the
 one-time codes that prove a phone before two identities are linked
 
-Revision ID: 0009_resident_links
-Revises: 0008_case_minor_5_digits
+Revision ID: 0010_resident_links
+Revises: 0009_inbound_attempts
 Create Date: 2026-12-05 08:10:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0009_resident_links'
-down_revision = '0008_case_minor_5_digits'
+revision = '0010_resident_links'
+down_revision = '0009_inbound_attempts'
 branch_labels = None
 depends_on = None
 
