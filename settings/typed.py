@@ -236,7 +236,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
-    threads: int = 1
+    threads: int = 8
     public_url: str = ""
 
     @classmethod
