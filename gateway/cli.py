@@ -10,6 +10,7 @@ from pathlib import Path
 import geo.commands
 import nlp.commands
 from bot.handlers.telegram import cli as telegram_cli
+from bot.handlers.wechat import cli as wechat_cli
 from gateway import commands_admin, commands_channels, commands_forwarding
 from gateway.cli_output import CommandError, emit
 from gateway.cli_output import runtime as _runtime
@@ -66,7 +67,7 @@ def cmd_case_show(args: argparse.Namespace) -> int:
         case = session.scalar(select(Case).where(Case.number == args.number))
         if case is None:
             raise CommandError(f"no case {args.number}")
-        emit(case_to_json(case))
+        emit(case_to_json(case, edition=runtime.settings.categories.edition))
     return 0
 
 
@@ -78,14 +79,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.rate_limits import memory_limit_warning
     from gateway.server import serve
 
-    server = _runtime().settings.server
+    settings = _runtime().settings
+    server = settings.server
     host, port = args.host or server.host, args.port or server.port
     workers = server.workers if args.workers is None else args.workers
     threads = server.threads if args.threads is None else args.threads
     kind = f"{workers} gunicorn workers" if workers else "the development server"
     print(f"gridintake serving on http://{host}:{port}/ ({kind})", file=sys.stderr, flush=True)
+    warning = memory_limit_warning(settings.limits, workers)
+    if warning:
+        print(f"gridintake: warning: {warning}", file=sys.stderr, flush=True)
     serve(host, port, workers, threads)
     return 0
 
@@ -94,8 +100,38 @@ def cmd_inbound_retry(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     runtime = _runtime()
-    outcomes = runtime.engine.retry_pending(timedelta(seconds=args.older_than))
+    if args.id is not None and args.all_failed:
+        raise CommandError("give a message id or --all-failed, not both")
+    if args.id is not None or args.all_failed:
+        outcomes = runtime.engine.retry_failed(None if args.all_failed else [args.id])
+        if args.id is not None and not outcomes:
+            raise CommandError(f"no failed inbound message {args.id}")
+    else:
+        outcomes = runtime.engine.retry_pending(timedelta(seconds=args.older_than))
     emit({"retried": len(outcomes), "cases": [o.case_number for o in outcomes if o.case_number]})
+    return 0
+
+
+def cmd_inbound_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from storage.db import transaction
+    from storage.models import InboundMessage
+    from storage.states import InboundStatus
+
+    runtime = _runtime()
+    where = []
+    if args.failed:
+        where.append(InboundMessage.status.in_((InboundStatus.FAILED, InboundStatus.UNPARSEABLE)))
+    with transaction(runtime.sessions) as session:
+        total = session.scalar(select(func.count(InboundMessage.id)).where(*where))
+        rows = session.scalars(select(InboundMessage).where(*where)
+                               .order_by(InboundMessage.id.desc()).limit(args.limit))
+        emit({"total": total, "rows": [{
+            "id": row.id, "channel": row.channel, "key": row.idempotency_key, "sender": row.sender,
+            "status": row.status, "attempts": row.attempts, "error": row.error, "text": row.text,
+            "received_at": row.received_at.isoformat(),
+        } for row in rows]})
     return 0
 
 
@@ -147,8 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     inbound = sub.add_parser("inbound", help="stored inbound messages").add_subparsers(
         dest="inbound_command", required=True)
+    p = _add(inbound, "list", cmd_inbound_list, "stored inbound messages, newest first, and a total")
+    p.add_argument("--failed", action="store_true",
+                   help="only messages that failed or could not be read (unparseable)")
+    p.add_argument("--limit", type=int, default=100)
     p = _add(inbound, "retry", cmd_inbound_retry, "process again messages left by a failure")
-    p.add_argument("--older-than", type=float, default=60.0, help="seconds")
+    p.add_argument("id", type=int, nargs="?", help="one failed message, with fresh attempts")
+    p.add_argument("--all-failed", action="store_true",
+                   help="every failed message (`inbound list --failed`), with fresh attempts")
+    p.add_argument("--older-than", type=float, default=60.0,
+                   help="seconds (without ID or --all-failed: received or failed messages this old "
+                        "that have attempts left)")
 
     # Each area's commands, listed here: a command module not listed is not offered.
     nlp.commands.register(sub)
@@ -157,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_channels.register(sub)
     commands_admin.register(sub)
     telegram_cli.register(sub, _runtime)
+    wechat_cli.register(sub, _runtime)
     return parser
 
 

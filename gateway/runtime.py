@@ -11,19 +11,32 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
+from bot.handlers.cnsms import aliyun, tencent
 from bot.handlers.sms import handler as sms
 from bot.handlers.sms.outbound import send_generic, send_twilio
-from bot.handlers.sms.rules import GENERIC, TWILIO
+from bot.handlers.sms.rules import ALIYUN, GENERIC, SMS_CHANNELS, TENCENT, TWILIO
 from bot.handlers.telegram.outbound import CHANNEL as TELEGRAM
 from bot.handlers.telegram.outbound import send_outbox as send_telegram
+from bot.handlers.wechat import outbound as wechat_outbound
+from bot.handlers.wechat.client import CityClient, make_client
+from bot.handlers.wechat.incoming import CHANNEL as WECHAT
+from cases.editions import to_edition
 from cases.filing import Intake
 from cases.outbox import Sender
 from categories import CategoryTree, load_tree
-from gateway.forwarding import case_listeners, rating_listeners, retry_listeners
+from categories.tree import DEFAULT_EDITION
+from gateway.forwarding import (
+    case_listeners,
+    rating_listeners,
+    reopen_listeners,
+    retry_listeners,
+)
+from gateway.model_store import local_copy
 from settings.config import Config, load_config
 from settings.typed import Settings
 from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
+from storage.media import MediaStore, store_for
 
 
 def local_secret(data_dir: Path) -> bytes:
@@ -65,6 +78,11 @@ class Runtime:
         return make_engine(self.config.database_url)
 
     @cached_property
+    def media(self) -> MediaStore:
+        """Photos, raw inbound media and exports, shared by every host unless kept locally."""
+        return store_for(self.settings.media, self.config.data_dir, self.db)
+
+    @cached_property
     def sessions(self) -> sessionmaker[Session]:
         return make_session_factory(self.db)
 
@@ -82,8 +100,15 @@ class Runtime:
             return keyword_version(session)
 
     def _active_model(self) -> tuple[int, str | None]:
+        """The active model's version and this host's copy of it (unpacked from the media store
+        by name when another host trained it; None there: the shipped model)."""
         with transaction(self.sessions) as session:
-            return active_model(session)
+            version, directory = active_model(session)
+        if directory is None:
+            return version, None
+        name = Path(directory).name
+        local = local_copy(self, name)
+        return version, str(local) if local else directory
 
     @cached_property
     def classifiers(self):
@@ -93,17 +118,27 @@ class Runtime:
         return ClassifierHub(load=self._load_tree, version=self._keyword_version,
                              check_every_s=self.classifier_check_s, active_model=self._active_model)
 
+    @cached_property
+    def edition_tree(self) -> CategoryTree | None:
+        """The active edition's tree when it is not the one the classifier speaks (CJ/T 214)."""
+        edition = self.settings.categories.edition
+        return None if edition == DEFAULT_EDITION else load_tree(edition=edition)
+
     def tree(self) -> CategoryTree:
-        return self.classifiers.current().tree
+        return self.edition_tree or self.classifiers.current().tree
 
     def classify(self, text: str):
-        return self.classifiers.current().classify(text)
+        result = self.classifiers.current().classify(text)
+        return to_edition(self.edition_tree, result) if self.edition_tree else result
 
     @cached_property
     def geo(self):
+        from gateway.grid_follow import GridFollower
         from geo import build_geo
 
-        return build_geo(self.settings.geo, self.sessions)
+        service = build_geo(self.settings.geo, self.sessions)
+        service.follow = GridFollower(self, self.classifier_check_s)  # grids imported on any host
+        return service
 
     @cached_property
     def intake(self) -> Intake:
@@ -117,12 +152,19 @@ class Runtime:
     def senders(self) -> dict[str, Sender]:
         """Each channel's outbound sender by outbox sink, listed here (nothing registers itself
         on import); the worker asks the platform sinks first."""
-        return {TELEGRAM: send_telegram, TWILIO: send_twilio, GENERIC: send_generic}
+        return {TELEGRAM: send_telegram, TWILIO: send_twilio, GENERIC: send_generic,
+                WECHAT: wechat_outbound.send, ALIYUN: aliyun.send, TENCENT: tencent.send}
+
+    @cached_property
+    def wechat(self) -> CityClient:
+        """The Official Account's API client (ConfigError until its app id and secret are set)."""
+        return make_client(self)
 
     @cached_property
     def engine(self) -> Engine:
-        engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir)
+        engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir, self.media)
         engine.rating_listeners.extend(rating_listeners(self))
+        engine.reopen_listeners.extend(reopen_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
-        engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))
+        engine.retry_hooks.update(dict.fromkeys(SMS_CHANNELS, sms.keywords_on_retry(self)))
         return engine

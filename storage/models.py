@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -79,6 +80,39 @@ class Reporter(Base):
     consent_contact: Mapped[bool] = mapped_column(Boolean, default=True)
     # The channel refuses our messages (Telegram: bot blocked; SMS: STOP). Nothing is sent then.
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The person behind this identity when they linked it to others (cases/residents.py).
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Resident(Base):
+    """One person behind several channel identities (`Reporter.resident_id`: a phone, a Telegram
+    chat, a WeChat openid …), linked only with proof of owning both ends (cases/residents.py).
+    Each identity keeps its own opt-out; language and consent are copied to all of them."""
+
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    consent_contact: Mapped[bool | None] = mapped_column(Boolean)
+    # The channel notices go to when the resident chose one; None: the one they used last.
+    notify_channel: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code sent by SMS to a phone and typed back on another channel: the proof that
+    whoever asks (``reporter_id``) also holds that phone (``target_id``)."""
+
+    __tablename__ = "link_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("reporter.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("reporter.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -96,10 +130,11 @@ class InboundMessage(Base):
     kind: Mapped[str] = mapped_column(String(20))  # text | photo | location | command | choice
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[Any] = mapped_column(JSONType)
-    # the six values and their order: storage.states.InboundStatus
+    # the values and their order: storage.states.InboundStatus
     status: Mapped[InboundStatus] = mapped_column(EnumText(InboundStatus, 12),
                                                   default=InboundStatus.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # failed runs
     replies: Mapped[Any] = mapped_column(JSONType, default=list)  # repeated on a replay
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -128,7 +163,7 @@ class Case(Base):
     label: Mapped[str] = mapped_column(String(20), index=True)
     kind: Mapped[str | None] = mapped_column(String(10))
     major: Mapped[str | None] = mapped_column(String(2))
-    minor: Mapped[str | None] = mapped_column(String(4))
+    minor: Mapped[str | None] = mapped_column(String(5))  # 4 digits (CJ/T 214) or 5 (2026)
     category_name: Mapped[str] = mapped_column(String(60), default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -306,6 +341,10 @@ class User(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every admin session carries the epoch it was signed in under; logout, a password reset
+    # or disabling the account bumps it, which ends all of that user's sessions at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditLog(Base):
@@ -318,3 +357,53 @@ class AuditLog(Base):
     before: Mapped[Any] = mapped_column(JSONType, nullable=True)
     after: Mapped[Any] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WorkerHeartbeat(Base):
+    """An outbox worker's last sign of life (`gridintake worker --status`, `/healthz`): a worker
+    whose beat is old has stopped, or cannot reach the database."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    state: Mapped[str] = mapped_column(String(20))  # running | recovered | stopped
+    last_error: Mapped[str | None] = mapped_column(Text)  # the last fault it survived, and when
+    delivered: Mapped[int] = mapped_column(Integer, default=0)  # rows delivered since it started
+
+
+class ChannelToken(Base):
+    """A channel's short-lived API credential (the WeChat access_token), shared by every process
+    so that one of them refreshes it and the others use it."""
+
+    __tablename__ = "channel_token"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MediaBlob(Base):
+    """A stored file of the database media store (storage/media.py): photos, raw inbound media
+    and exports, shared by every host of a city on one PostgreSQL."""
+
+    __tablename__ = "media_blob"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlatformEvent(Base):
+    """A status event the platform sent, by the platform's own id, with the answer it got: the
+    same event sent again gets that answer, without a second event or notice."""
+
+    __tablename__ = "platform_event"
+
+    event_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    answer: Mapped[Any] = mapped_column(JSONType)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,7 +23,9 @@ def _secure_sessions(state) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=public_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        # The cookie's own expiry; the server ends sessions sooner (admin.security.load_user).
+        PERMANENT_SESSION_LIFETIME=timedelta(
+            hours=app.config["RUNTIME"].settings.admin.session_absolute_hours),
     )
 
 
@@ -34,6 +36,7 @@ from gateway.admin import (  # noqa: E402
     categories_views,  # noqa: F401
     dashboard,  # noqa: F401
     evaluation_views,  # noqa: F401
+    map_views,  # noqa: F401
     models_views,  # noqa: F401
     review_views,  # noqa: F401
     try_text,  # noqa: F401

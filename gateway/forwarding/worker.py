@@ -7,6 +7,9 @@ A worker that dies mid-delivery leaves its lease to expire; platform rows are th
 again with the same idempotency key (the receiver recognises it). Resident messages cannot be
 recognised by a phone, so a resident row whose send was in flight is dead-lettered as
 "in doubt" rather than sent twice (`outbox retry` sends it after a check).
+
+`run_forever` survives faults (a database restart, refused connections): it logs one line, backs
+off and carries on, and beats a heartbeat (`storage.heartbeats`) for `worker --status`/`/healthz`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from sqlalchemy import or_, select, update
 from cases.outbox import RESIDENT_SINKS, PermanentError, RecipientUnreachable, RetryableError
 from gateway.sinks import platform_sinks
 from settings.typed import WorkerSettings
+from storage import heartbeats
 from storage.db import transaction
+from storage.faults import Backoff, storage_unavailable
 from storage.models import Outbox, Reporter, utcnow
 from storage.states import IN_FLIGHT, OutboxStatus
 
@@ -61,9 +66,20 @@ class Worker:
         self.postgres = runtime.db.dialect.name == "postgresql"
         self.http = httpx.Client(timeout=self.settings.timeout_s)
         self.sinks = platform_sinks(runtime.settings.platform, self.http)
+        self.started_at = utcnow()
+        self.delivered = 0
+        self._beat_at = float("-inf")
 
     def close(self) -> None:
         self.http.close()
+
+    def heartbeat(self, state: str = "running", last_error: str | None = None, force: bool = False) -> None:
+        """Write the heartbeat if the last one is `heartbeats.HEARTBEAT_S` old (or `force`)."""
+        if not force and time.monotonic() - self._beat_at < heartbeats.HEARTBEAT_S:
+            return
+        with transaction(self.runtime.sessions) as session:
+            heartbeats.beat(session, self.id, state, self.delivered, last_error, self.started_at)
+        self._beat_at = time.monotonic()
 
     # ---- claiming -------------------------------------------------------------------------
 
@@ -109,27 +125,28 @@ class Worker:
                 break
             for outcome in self.deliver(batch):
                 counts[outcome.kind] += 1
+                self.delivered += outcome.kind == "done"
+            self.heartbeat()
         return counts
 
     def deliver(self, batch: list[Outbox]) -> list[Outcome]:
         # Stop early enough that no row is still being sent when the lease runs out.
         deadline = time.monotonic() + self.settings.lease_s - self.settings.timeout_s - 1
         outcomes: list[Outcome] = []
-        pending: list[Outcome] = []
         for index, row in enumerate(batch):
             if time.monotonic() > deadline:
                 self._release(batch[index:])
                 break
             if row.sink in RESIDENT_SINKS:
                 outcome = self._deliver_to_resident(row)
-                if outcome is not None:
-                    outcomes.append(outcome)
-                continue
-            outcome = self._send(row)
-            pending.append(outcome)
-            outcomes.append(outcome)
-        if pending:
-            self._finish(pending)
+            else:
+                # recorded at once, not with the batch: a worker killed now resends only the
+                # row it was sending (same idempotency key), not the ones already delivered
+                outcome = self._send(row)
+                self._finish([outcome])
+            if outcome is not None:
+                outcomes.append(outcome)
+                self.heartbeat()
         return outcomes
 
     def _send(self, row: Outbox) -> Outcome:
@@ -190,7 +207,7 @@ class Worker:
                     groups.setdefault(key, []).append(outcome)
                     continue
                 values: dict[str, Any] = {**release, "last_error": outcome.detail}
-                if outcome.kind == "dead" or attempts >= self.settings.max_attempts:
+                if outcome.kind == "dead" or self._out_of_time(outcome.row, attempts, now):
                     outcome.kind = "dead"
                     values["status"] = OutboxStatus.DEAD
                 else:
@@ -214,6 +231,13 @@ class Worker:
                     else:
                         log.warning("row %s: lease lost before the outcome was recorded", outcome.row.id)
 
+    def _out_of_time(self, row: Outbox, attempts: int, now) -> bool:
+        """A failing row is dead-lettered once it has been retried for `retry_for_s` since it
+        was written (or after `max_attempts`, when that is set)."""
+        limit = self.settings.max_attempts
+        return (now - row.created_at).total_seconds() >= self.settings.retry_for_s or (
+            limit > 0 and attempts >= limit)
+
     def _after(self, session, outcome: Outcome) -> None:
         row = outcome.row
         if outcome.kind == "unreachable":
@@ -226,17 +250,42 @@ class Worker:
 
 
 def run_forever(runtime: Any, worker: Worker, stop, idle_s: float = 1.0,
-                periodic: list | None = None, periodic_every_s: float = 60.0) -> None:
-    """Deliver until `stop` (a threading.Event) is set; run `periodic` jobs now and then."""
+                periodic: list | None = None, periodic_every_s: float = 60.0,
+                backoff: Backoff | None = None) -> None:
+    """Deliver until `stop` (a threading.Event) is set; run `periodic` jobs now and then.
+
+    Any error of a round (the database restarting, refusing connections) is logged once, waited
+    out with a doubling pause (1 s up to 30 s) and the round tried again; rows claimed by a
+    round that failed are taken again when their lease runs out, with the same idempotency key.
+    """
+    backoff = backoff or Backoff(f"outbox worker {worker.id}", log)
     last_periodic = 0.0
     while not stop.is_set():
-        counts = worker.run_once(limit=worker.settings.batch_size * 10)
-        if periodic and time.monotonic() - last_periodic >= periodic_every_s:
-            last_periodic = time.monotonic()
-            for job in periodic:
-                try:
-                    job()
-                except Exception:
-                    log.exception("periodic job %s failed", getattr(job, "__name__", job))
+        try:
+            worker.heartbeat(force=bool(backoff.failures))
+            counts = worker.run_once(limit=worker.settings.batch_size * 10)
+            if recovered := backoff.succeeded():
+                worker.heartbeat("running", last_error=recovered, force=True)
+            if periodic and time.monotonic() - last_periodic >= periodic_every_s:
+                last_periodic = time.monotonic()
+                _run_periodic(periodic)
+        except Exception as exc:
+            stop.wait(backoff.failed(exc))
+            continue
         if not any(counts.values()):
             stop.wait(idle_s)
+    try:
+        worker.heartbeat("stopped", force=True)
+    except Exception as exc:  # stopping while the database is away: the beat just goes stale
+        log.warning("last heartbeat not written: %s", exc)
+
+
+def _run_periodic(jobs: list) -> None:
+    """Each job once; a job's bug does not stop the others, a lost database stops the round."""
+    for job in jobs:
+        try:
+            job()
+        except Exception as exc:
+            if storage_unavailable(exc):
+                raise
+            log.exception("periodic job %s failed", getattr(job, "__name__", job))

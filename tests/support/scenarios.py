@@ -4,6 +4,12 @@ A scenario file (``tests/scenarios/*.yaml``) is one theme: ``about`` (what it sh
 optional default ``channel`` (console | telegram | sms; default console) and ``language``
 (the channel's hint, as Telegram's language_code), and ``steps``. A step sends one message:
 
+- ``call: {transcript: …, caller_phone: …, consent_sms: true, label: …, place: …}`` an
+  operator files a hotline call (``POST /api/v1/transcripts``, a call id of its own), or
+  ``preview: <transcript>`` asks what it would file; the JSON answer is the reply;
+- ``platform: {case: 1, status: closed, note: …, photo_url: …}`` the city platform reports a
+  status for the first case (signed ``POST /api/v1/cases/<number>/events``); the JSON answer
+  is the reply; ``rewind_days: 8`` moves every case's times that many days back;
 - ``text: 井盖丢了`` (``{case2}`` in it stands for the second case's number, ``{digits2}`` for
   its digits alone, as residents copy it), ``photo: plain`` (or ``photo: {lat: …, lon: …}``
   for a photo whose EXIF carries GPS), ``pin: [lat, lon]``, optionally with ``as: <sender>``
@@ -15,6 +21,8 @@ and checks what came back and what is stored:
 - ``reject: [regex, …]`` no pattern found; ``replies: N`` exactly N replies;
 - ``segments: N`` every reply at most N SMS segments (as the SMS channel renders it);
 - ``state: await_place`` the sender's conversation state afterwards;
+- ``told: {"+86…": regex}`` the latest message queued for that resident (outbox, any
+  resident channel: a phone on SMS, a chat id on Telegram) matches;
 - ``opted_out: true`` the sender's phone is (or with false: is not) opted out of texts;
 - ``cases: [{field: regex, …}, …]`` every case in the database, in filing order, each field's
   value (``str``) matching its pattern in full; ``duplicate_of`` is the original's number.
@@ -26,10 +34,12 @@ uses); SMS goes through the signed Twilio webhook, its replies read from the Twi
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,18 +50,23 @@ from sqlalchemy.orm import selectinload
 
 from bot.handlers.console.handler import render as console_render
 from bot.handlers.sms.rules import phone_opted_out, segments
+from bot.signing import HEADER, signature
 from bot.types import Inbound, Photo
+from cases.outbox import RESIDENT_SINKS
 from gateway.app import create_app
 from storage.db import transaction
-from storage.models import Case, Conversation, Reporter
+from storage.models import Case, Conversation, Outbox, Reporter
 from tests.support.sms import sign, twilio_form
+from tests.support.users import add_user
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_SENDER = {"sms": "+8613800001234"}
 CASE_FIELDS = frozenset({"label", "status", "language", "place_text", "grid_code", "channel",
                          "urgent", "location_source", "duplicate_of", "text", "category_name"})
-STEP_KEYS = frozenset({"text", "photo", "pin", "as", "channel", "language", "expect", "reject",
-                       "replies", "segments", "state", "cases", "note", "opted_out"})
+STEP_KEYS = frozenset({"call", "preview", "text", "photo", "pin", "as", "channel", "language",
+                       "expect", "reject", "replies", "segments", "state", "cases", "told",
+                       "platform", "rewind_days",
+                       "note", "opted_out"})
 
 
 def scenario_files() -> list[Path]:
@@ -91,6 +106,7 @@ class Player:
         self.channel = spec.get("channel", "console")
         self.language = spec.get("language")
         self._client = None
+        self._token: str | None = None
         self._n = 0
 
     @property
@@ -108,7 +124,7 @@ class Player:
 
     @staticmethod
     def _label(step: dict[str, Any]) -> str:
-        for key in ("text", "photo", "pin"):
+        for key in ("text", "photo", "pin", "call", "preview", "platform", "rewind_days"):
             if key in step:
                 return f"{key}: {step[key]}"
         return "?"
@@ -125,6 +141,12 @@ class Player:
         self._n += 1
         if "text" in step:
             step = {**step, "text": self._numbers(str(step["text"]))}
+        if "call" in step or "preview" in step:
+            return self._hotline(step)
+        if "platform" in step:
+            return self._platform(step["platform"])
+        if "rewind_days" in step:
+            return self._rewind(int(step["rewind_days"]))
         if channel == "sms":
             return self._sms(step, sender)
         photo = Photo(photo_bytes(step["photo"])) if "photo" in step else None
@@ -141,6 +163,37 @@ class Player:
             value = found[int(match.group(2)) - 1]
             return value if match.group(1) == "case" else re.sub(r"\D", "", value)
         return re.sub(r"\{(case|digits)(\d+)\}", number, text)
+
+    def _platform(self, event: dict[str, Any]) -> Heard:
+        number = self._numbers(f"{{case{event['case']}}}")
+        fields = {k: v for k, v in event.items() if k != "case"}
+        body = json.dumps({"case": number, "event_id": f"event-{self._n}", **fields}).encode()
+        secret = self.runtime.config.secret("PLATFORM_SECRET")
+        resp = self.client.post(f"/api/v1/cases/{number}/events", data=body, headers={
+            "Content-Type": "application/json", HEADER: signature(secret, body)})
+        assert resp.status_code == 200, resp.data
+        return Heard([json.dumps(resp.get_json(), ensure_ascii=False)])
+
+    def _rewind(self, days: int) -> Heard:
+        back = timedelta(days=days)
+        with transaction(self.runtime.sessions) as session:
+            for case in session.scalars(select(Case)):
+                case.created_at -= back
+                case.closed_at = case.closed_at - back if case.closed_at else None
+        return Heard()
+
+    def _hotline(self, step: dict[str, Any]) -> Heard:
+        if self._token is None:
+            self._token = add_user(self.runtime, "operator-1", "operator")
+        headers = {"Authorization": f"Bearer {self._token}"}
+        if "preview" in step:
+            resp = self.client.post("/api/v1/transcripts/preview", headers=headers,
+                                    json={"transcript": step["preview"]})
+        else:
+            resp = self.client.post("/api/v1/transcripts", headers=headers,
+                                    json={"call_id": f"call-{self._n}", **step["call"]})
+        assert resp.status_code in (200, 201), resp.data
+        return Heard([json.dumps(resp.get_json(), ensure_ascii=False)])
 
     def _sms(self, step: dict[str, Any], phone: str) -> Heard:
         assert "text" in step, "SMS steps are text (MMS photos need a media server)"
@@ -171,6 +224,13 @@ class Player:
             assert state == step["state"], f"{where}: state {state}"
         if "cases" in step:
             self.check_cases(step["cases"], where)
+        for target, pattern in step.get("told", {}).items():
+            with transaction(self.runtime.sessions) as session:
+                row = session.scalar(select(Outbox).where(Outbox.sink.in_(RESIDENT_SINKS),
+                                                          Outbox.target == str(target))
+                                     .order_by(Outbox.id.desc()).limit(1))
+            assert row is not None, f"{where}: nothing queued for {target}"
+            assert re.search(str(pattern), row.payload["text"]), f"{where}: texted {row.payload}"
         if "opted_out" in step:
             with transaction(self.runtime.sessions) as session:
                 opted_out = phone_opted_out(session, self._sender(step))

@@ -2,37 +2,40 @@
 
 One call is one case, idempotent on `call_id`: the transcript is stored raw first (inbox, channel
 `hotline`), claimed, filed with `oneshot.file_report`, and the row keeps the case number so a
-repeated call id answers with the same case. The API, the operator page and the CSV import all
-come through `file_transcript`.
+repeated call id answers with the same case. A call that is not a city-management problem (the
+operator's `none`, or the classifier's) is logged as a referral on its row, not filed: the caller
+is texted the topic's own number (12333, 12366, …) when they agreed to texts. The API, the
+operator page and the CSV import all come through `file_transcript`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from bot.handlers.sms.rules import e164
 from bot.i18n import t
+from bot.inbox import InProgress, claim_for_filing, hold
 from bot.oneshot import file_report
-from bot.types import Inbound, without_nul
+from bot.types import Inbound
 from cases.outbox import enqueue
 from cases.serialize import case_to_json
+from categories import NONE_LABEL
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Reporter, utcnow
 from storage.states import InboundStatus
+from storage.text import storable
 
+log = logging.getLogger(__name__)
 CHANNEL = "hotline"
 MAX_TRANSCRIPT_CHARS = 20_000
-STALE_CLAIM = timedelta(minutes=2)  # a claim older than this belonged to a crashed filing
-# held: filing failed; kept out of the chat engine's retry, filed again when the call comes again.
-CLAIMABLE = (InboundStatus.RECEIVED, InboundStatus.HELD)
 TRUE = {"1", "true", "yes", "y", "是", "同意", "on"}
 FALSE = {"", "0", "false", "no", "n", "否", "不同意", "off"}
 FIELDS = ("call_id", "caller_phone", "operator_id", "transcript", "place", "label", "consent_sms")
@@ -40,10 +43,6 @@ FIELDS = ("call_id", "caller_phone", "operator_id", "transcript", "place", "labe
 
 class TranscriptError(ValueError):
     """The transcript or one of its fields cannot be used; the message says which and why."""
-
-
-class InProgress(Exception):
-    """The same call id is being filed right now by another request."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,8 @@ class Transcript:
 
 @dataclass(frozen=True)
 class Filed:
-    result: str  # created | duplicate
-    case: dict[str, Any]
+    result: str  # created | duplicate | referral
+    case: dict[str, Any]  # the case; for a referral {"number": None, "referral", "topic"}
     sms_queued: bool = False
 
 
@@ -120,7 +119,7 @@ def _optional(data: dict, name: str, limit: int) -> str | None:
 def parse(data: Any) -> Transcript:
     if not isinstance(data, dict):
         raise TranscriptError("expected a JSON object with call_id and transcript")
-    data = without_nul(data)
+    data = storable(data)
     unknown = set(data) - set(FIELDS)
     if unknown:
         raise TranscriptError(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -202,27 +201,6 @@ def _case(runtime, number: str) -> dict[str, Any]:
         return case_to_json(session.scalar(select(Case).where(Case.number == number)))
 
 
-def _claim(runtime, row_id: int) -> str | None:
-    """Take the row for filing; the case number when it was filed already."""
-    now = utcnow()
-    with transaction(runtime.sessions) as session:
-        claimed = session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row_id, or_(
-                InboundMessage.status.in_(CLAIMABLE),
-                (InboundMessage.status == InboundStatus.PROCESSING)
-                & (InboundMessage.processed_at < now - STALE_CLAIM)))
-            .values(status=InboundStatus.PROCESSING, processed_at=now)
-        ).rowcount
-        if claimed:
-            return None
-        row = session.get(InboundMessage, row_id)
-        replies = row.replies or []
-        if row.status == InboundStatus.PROCESSED and replies and replies[0].get("case_number"):
-            return replies[0]["case_number"]
-    raise InProgress(f"call {row.idempotency_key} is being filed right now")
-
-
 def _place_point(runtime, place: str | None) -> tuple[float | None, float | None]:
     if not place:
         return None, None
@@ -240,23 +218,50 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
                       text=call.transcript, phone=call.caller_phone,
                       payload={"transcript": data, "actor": actor})
     recorded = runtime.engine.inbox.record(inbound)
-    number = _claim(runtime, recorded.id)
-    if number is not None:
-        return Filed("duplicate", _case(runtime, number))
+    answer = claim_for_filing(runtime.sessions, recorded.id)
+    if answer is not None:  # the call was filed or referred already
+        if "referral" in answer:
+            return Filed("duplicate", _referral(answer))
+        return Filed("duplicate", _case(runtime, answer["case_number"]))
     try:
+        classification = runtime.classify(text)
+        if (call.label or classification.label) == NONE_LABEL:
+            return _refer(runtime, recorded.id, call, classification)
         lat, lon = _place_point(runtime, call.place)
         number = _filed_before(runtime, call.call_id) or file_report(
             runtime, text=text, lat=lat, lon=lon, channel=CHANNEL, phone=call.caller_phone,
             sender=f"call:{call.call_id}", label=call.label)["number"]
         queued = _finish(runtime, recorded.id, call, number, actor, lat is not None)
     except Exception as exc:
-        with transaction(runtime.sessions) as session:
-            row = session.get(InboundMessage, recorded.id)
-            row.status, row.error = InboundStatus.HELD, f"{type(exc).__name__}: {exc}"
+        hold(runtime.sessions, recorded.id, exc)
         if isinstance(exc, ValueError):
             raise TranscriptError(str(exc)) from None
         raise
     return Filed("created", _case(runtime, number), queued)
+
+
+def _referral(reply: dict[str, Any]) -> dict[str, Any]:
+    """What a referred call answers: no case, the number to call and the topic."""
+    return {"number": None, "referral": reply["text"], "topic": reply["referral"]}
+
+
+def _refer(runtime, row_id: int, call: Transcript, classification) -> Filed:
+    """Log an out-of-scope call as a referral on its row; text the caller the topic's number."""
+    topic = classification.evidence.get("out_of_scope") or {}
+    lang = classification.language or "zh"
+    referral = topic.get("referral") or t("default_referral", lang)
+    with transaction(runtime.sessions) as session:
+        queued = bool(call.consent_sms and call.caller_phone)
+        if queued:
+            enqueue(session, sink="sms", target=call.caller_phone,
+                    key=f"hotline:{call.call_id}:referral",
+                    payload={"text": referral, "choices": [], "language": lang})
+        row = session.get(InboundMessage, row_id)
+        row.status, row.processed_at = InboundStatus.PROCESSED, utcnow()
+        row.replies = [{"text": referral, "choices": [], "request_location": False,
+                        "referral": topic.get("topic") or NONE_LABEL}]
+        log.info("hotline call %s referred (%s)", call.call_id, topic.get("topic") or NONE_LABEL)
+        return Filed("referral", _referral(row.replies[0]), queued)
 
 
 def _filed_before(runtime, call_id: str) -> str | None:
@@ -326,6 +331,10 @@ def import_csv(runtime, path: Path, actor: str = "import"):
             continue
         except Exception as exc:  # one broken row must not stop the batch
             yield {**report, "result": "error", "reason": f"{type(exc).__name__}: {exc}"}
+            continue
+        if filed.case["number"] is None:
+            yield {**report, "result": filed.result, "referral": filed.case["referral"],
+                   "sms_queued": filed.sms_queued}
             continue
         yield {**report, "result": filed.result, "case": filed.case["number"],
                "label": filed.case["label"], "grid_code": filed.case["grid_code"],
