@@ -19,6 +19,7 @@ all, so a 10,000-character paste costs what a long letter costs.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,6 +64,13 @@ class Letter:
     evidence: tuple[str, ...] = ()
 
 
+def _binary(text: str) -> bool:
+    """Control characters or U+FFFD make up a tenth of the text: a file's bytes, not words."""
+    junk = sum(c == "\ufffd" or (unicodedata.category(c) == "Cc" and c not in "\n\r\t")
+               for c in text)
+    return junk * 10 >= len(text)
+
+
 def sentences(text: str) -> list[str]:
     """Sentences and lines of ``text`` (stripped, non-empty), in order."""
     return [s.strip() for s in _SPLIT.split(text) if s and s.strip()]
@@ -86,7 +94,8 @@ def score(sentence: str, keyword_weight: Callable[[str], float]) -> float:
 def read(text: str, keyword_weight: Callable[[str], float]) -> Letter:
     """The problem sentences of ``text`` (``keyword_weight``: the summed class-keyword weight
     found in a sentence)."""
-    if len({c for c in text[:READ_AT_MOST] if c.isalpha()}) < MIN_LETTERS:
+    head = text[:READ_AT_MOST]
+    if len({c for c in head if c.isalpha()}) < MIN_LETTERS or _binary(head):
         return Letter("")  # nothing to read: "", emoji, punctuation, "aaaa…", binary junk
     if len(text) <= SHORT:
         return Letter(text)
