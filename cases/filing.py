@@ -86,6 +86,7 @@ class Intake:
             },
             needs_review=classification.label == NONE_LABEL
             or classification.confidence < 0.5,
+            corrected="override" in classification.evidence,
             status=CaseStatus.ACCEPTED if located else CaseStatus.NEEDS_LOCATION,
             created_at=now,
         )

@@ -45,6 +45,13 @@ def _load(days: int):
     return tree, rows
 
 
+def _picture(days: int):
+    rt = runtime()
+    with transaction(rt.sessions) as db:
+        tree = effective_tree(db, rt.base_tree)
+        return tree, picture(db, tree, days)
+
+
 def _grid_cells() -> list[tuple[str, str, object]]:
     grid = runtime().geo.grid
     polygons = getattr(grid, "polygons", None)
@@ -57,8 +64,7 @@ def _grid_cells() -> list[tuple[str, str, object]]:
 @require("admin")
 def dashboard():
     days = _period()
-    tree, rows = _load(days)
-    pic = picture(rows, tree, days)
+    tree, pic = _picture(days)
     names = {c.label: c.name_zh for c in tree} | {"none": "无关 none"}
     cells = _grid_cells()
     cell_names = {code: name for code, name, _ in cells}

@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 
 from cases.outbox import RESIDENT_SINKS, PermanentError, RecipientUnreachable, RetryableError
 from gateway.sinks import platform_sinks
@@ -71,8 +72,9 @@ class Worker:
         now = utcnow()
         session.execute(
             update(Outbox)
-            .where(Outbox.status == OutboxStatus.PENDING, Outbox.locked_by.like("%" + SENDING),
-                   Outbox.locked_until < now, Outbox.sink.in_(RESIDENT_SINKS))
+            .where(Outbox.locked_by.is_not(None), Outbox.locked_until < now,  # ix_outbox_in_flight
+                   Outbox.status == OutboxStatus.PENDING, Outbox.locked_by.like("%" + SENDING),
+                   Outbox.sink.in_(RESIDENT_SINKS))
             .values(status=OutboxStatus.DEAD, locked_by=None, locked_until=None,
                     last_error="in doubt: the worker stopped while sending; check, then `outbox retry`")
         )
@@ -82,8 +84,10 @@ class Worker:
         free = or_(Outbox.locked_until.is_(None), Outbox.locked_until < now)
         with transaction(self.runtime.sessions) as session:
             self._settle_in_doubt(session)
+            # ix_outbox_pending is in this order: the scan stops after a batch of free rows
+            # instead of sorting the whole pending backlog.
             query = (select(Outbox.id)
-                     .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now, free)
+                     .where(text("status = 'pending'"), Outbox.next_attempt_at <= now, free)
                      .order_by(Outbox.next_attempt_at, Outbox.id).limit(self.settings.batch_size))
             if self.postgres:
                 query = query.with_for_update(skip_locked=True)
@@ -227,16 +231,28 @@ class Worker:
 
 def run_forever(runtime: Any, worker: Worker, stop, idle_s: float = 1.0,
                 periodic: list | None = None, periodic_every_s: float = 60.0) -> None:
-    """Deliver until `stop` (a threading.Event) is set; run `periodic` jobs now and then."""
-    last_periodic = 0.0
+    """Deliver until `stop` (a threading.Event) is set. The `periodic` jobs (overdue sweep,
+    inbound retry, status poll) run in a thread of their own, so a long sweep never holds up
+    deliveries."""
+    jobs = None
+    if periodic:
+        jobs = threading.Thread(target=run_periodic, args=(periodic, stop, periodic_every_s),
+                                name="periodic-jobs", daemon=True)
+        jobs.start()
     while not stop.is_set():
         counts = worker.run_once(limit=worker.settings.batch_size * 10)
-        if periodic and time.monotonic() - last_periodic >= periodic_every_s:
-            last_periodic = time.monotonic()
-            for job in periodic:
-                try:
-                    job()
-                except Exception:
-                    log.exception("periodic job %s failed", getattr(job, "__name__", job))
         if not any(counts.values()):
             stop.wait(idle_s)
+    if jobs is not None:
+        jobs.join()
+
+
+def run_periodic(jobs: list, stop, every_s: float) -> None:
+    """Run each job now, then every `every_s` seconds, until `stop` is set."""
+    while not stop.is_set():
+        for job in jobs:
+            try:
+                job()
+            except Exception:
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
+        stop.wait(every_s)
