@@ -1,10 +1,11 @@
-"""Classifier benchmark: accuracy on the dev set and speed on one core, against two baselines.
+"""Classifier benchmark: accuracy on the synthetic dev set and on the real test split (per
+language), speed on one core, against two baselines.
 
 Baselines, measured in the same run on the same data:
 - exact keyword match (the class with most keywords occurring verbatim; ``none`` when nothing does);
 - TF-IDF character 1–3-grams + LinearSVC (scikit-learn, dev-only), trained on nlp/data/train_*.jsonl.
 
-Usage: python bench/classify.py [DEV.jsonl] [--repeat N]
+Usage: python bench/classify.py [DEV.jsonl] [--real TEST.jsonl] [--repeat N]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -74,12 +76,25 @@ def ensemble_ranker() -> Ranker:
 
 
 def accuracy(rank: Ranker, dev: Sequence[Record]) -> dict[str, float]:
+    if not dev:
+        return {"n": 0, "top1": math.nan, "top3": math.nan, "none_precision": math.nan,
+                "none_recall": math.nan}
     ranked = rank([r.text for r in dev])
     top1 = sum(r[0] in d.labels for r, d in zip(ranked, dev, strict=True)) / len(dev)
     top3 = sum(any(x in d.labels for x in r[:3]) for r, d in zip(ranked, dev, strict=True)) / len(dev)
     said_none = [d for r, d in zip(ranked, dev, strict=True) if r[0] == NONE_LABEL]
     none_p = sum(NONE_LABEL in d.labels for d in said_none) / len(said_none) if said_none else 0.0
-    return {"top1": top1, "top3": top3, "none_precision": none_p}
+    gold_none = [r for r, d in zip(ranked, dev, strict=True) if NONE_LABEL in d.labels]
+    none_r = sum(r[0] == NONE_LABEL for r in gold_none) / len(gold_none) if gold_none else math.nan
+    return {"n": len(dev), "top1": top1, "top3": top3, "none_precision": none_p, "none_recall": none_r}
+
+
+def real_split(path: Path) -> dict[str, list[Record]]:
+    """The real test split as records, all and per language."""
+    records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    as_record = [(r["lang"], Record(r["text"], tuple(r["label"]))) for r in records]
+    return {"all": [r for _, r in as_record],
+            **{lang: [r for lg, r in as_record if lg == lang] for lang in ("zh", "en")}}
 
 
 def speed(rank: Ranker, texts: Sequence[str], one_by_one: bool) -> float:
@@ -106,12 +121,15 @@ def classifier_rss_mb() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dev", nargs="?", default=str(ROOT / "nlp" / "data" / "dev.jsonl"))
+    parser.add_argument("--real", default=str(ROOT / "nlp" / "data" / "real" / "test.jsonl"),
+                        help="the real test split (gridintake corpus build)")
     parser.add_argument("--repeat", type=int, default=5, help="copies of the short texts to time")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     tree = load_tree()
     dev = read_jsonl(Path(args.dev))
+    real = real_split(Path(args.real))
     short = [r.text for r in dev if len(r.text) <= SHORT] * args.repeat
     rankers = {
         "exact keywords": keyword_baseline(tree),
@@ -121,6 +139,7 @@ def main() -> int:
     rows = {}
     for name, rank in rankers.items():
         row = accuracy(rank, dev)
+        row["real"] = {part: accuracy(rank, records) for part, records in real.items()}
         row["texts_per_s_batch"] = speed(rank, short, one_by_one=False)
         row["texts_per_s_single"] = speed(rank, short[: len(short) // args.repeat], one_by_one=True)
         row["ms_per_text_single"] = 1000 / row["texts_per_s_single"]
@@ -137,6 +156,12 @@ def main() -> int:
         b = rows[base]
         print(f"ensemble vs {base}: top1 {ens['top1'] - b['top1']:+.3f}, "
               f"speed ×{ens['texts_per_s_batch'] / b['texts_per_s_batch']:.2f} (batch)")
+    print(f"real test split ({args.real}): " + ", ".join(f"{k} {len(v)}" for k, v in real.items()))
+    print(f"{'':18}{'part':>6}{'top1':>7}{'top3':>7}{'none P':>8}{'none R':>8}")
+    for name, r in rows.items():
+        for part, a in r["real"].items():
+            print(f"{name:18}{part:>6}{a['top1']:7.3f}{a['top3']:7.3f}{a['none_precision']:8.3f}"
+                  f"{a['none_recall']:8.3f}")
     print(f"loaded classifier RSS: {rss:.0f} MB")
     print(json.dumps({"rows": rows, "rss_mb": rss}, ensure_ascii=False))
     return 0

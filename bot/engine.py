@@ -15,12 +15,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import conversation
 from bot.commands import Command, normalize_case_number, parse_command
-from bot.conversation import ConversationState
 from bot.i18n import guess_language, normalize_language, status_name, t
 from bot.inbox import Inbox, Refusal, inbound_from_row
 from bot.photos import BadPhoto, store_photo
@@ -32,6 +30,8 @@ from categories import NONE_LABEL
 from geo.types import GeoResult, geo_result_from_json, geo_result_to_slots
 from nlp.types import Classification, classification_from_json
 from settings.typed import BotSettings
+from storage import turns
+from storage.conversations import ConversationState
 from storage.db import transaction
 from storage.models import (
     Attachment,
@@ -52,28 +52,6 @@ RatingListener = Callable[[Session, Case], None]
 # (session, reporter, inbound id, replies) for a message processed by a retry
 RetryListener = Callable[[Session, Reporter, int, list[Reply]], None]
 RetryHook = Callable[[int, Inbound], Outcome | None]
-
-# Built once: every message runs these, and building a statement costs as much as running it.
-# One query locks the inbound row (its status and replies read back, the row not loaded) and
-# loads the sender and their conversation. Only the inbound row is locked: after waiting on a
-# concurrent run of the same message the status tells that it was processed, and a run that
-# rolled back changed neither the reporter nor the conversation.
-_INBOUND = InboundMessage.__table__
-_LOCK_INBOUND_AND_SENDER = (
-    select(_INBOUND.c.status, _INBOUND.c.replies, Reporter, *conversation.COLUMNS)
-    .select_from(_INBOUND)
-    .outerjoin(Reporter, (Reporter.channel == bindparam("channel"))
-               & (Reporter.channel_user_id == bindparam("sender")))
-    .outerjoin(conversation.TABLE, conversation.TABLE.c.reporter_id == Reporter.id)
-    .where(_INBOUND.c.id == bindparam("row"))
-    .with_for_update(of=_INBOUND))
-# Its parameters are named apart from the conversation's columns: on PostgreSQL the
-# conversation's write rides along this statement, and a key named like one of its columns
-# would be set there too.
-_FINISH_INBOUND = update(_INBOUND).where(_INBOUND.c.id == bindparam("row")).values(
-    reporter_id=bindparam("reporter"), status=bindparam("status"),
-    replies=bindparam("replies"), processed_at=bindparam("processed_at"))
-
 
 class Turn:
     """One inbound message being handled: the reporter, their conversation and the replies."""
@@ -185,18 +163,17 @@ class Engine:
     def _process(self, inbound_id: int, inbound: Inbound, retried: bool = False) -> Outcome:
         try:
             with transaction(self.factory) as session:
-                row = session.execute(_LOCK_INBOUND_AND_SENDER, {
-                    "row": inbound_id, "channel": inbound.channel, "sender": inbound.sender,
-                }).one()
+                row = turns.lock_inbound_and_sender(session, inbound_id, inbound.channel,
+                                                    inbound.sender)
                 if row.status in ANSWERED:
                     return Outcome([Reply.from_json(r) for r in row.replies], inbound_id,
                                    replayed=True)
                 turn = self._turn(session, inbound, row)
                 rejected = self._dispatch(turn, inbound, inbound_id)
-                turn.conv.save(session, _FINISH_INBOUND, {
-                    "row": inbound_id, "reporter": turn.reporter.id,
-                    "status": InboundStatus.REJECTED if rejected else InboundStatus.PROCESSED,
-                    "replies": [r.to_json() for r in turn.replies], "processed_at": utcnow()})
+                turns.finish_inbound(
+                    session, turn.conv, inbound_id, turn.reporter.id,
+                    InboundStatus.REJECTED if rejected else InboundStatus.PROCESSED,
+                    [r.to_json() for r in turn.replies])
                 if retried:
                     for listener in self.retry_listeners:
                         listener(session, turn.reporter, inbound_id, turn.replies)

@@ -7,18 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.i18n import t
 from bot.types import Inbound, Photo, Reply
+from storage import turns
 from storage.db import autocommit_twin, transaction
 from storage.models import InboundMessage, utcnow
 from storage.states import ANSWERED, InboundStatus
-
-# Built once, Core not the unit of work: every message passes here, only its id comes back.
-_INSERT = insert(InboundMessage.__table__).returning(InboundMessage.__table__.c.id)
 
 
 @dataclass(frozen=True)
@@ -104,7 +102,7 @@ class Inbox:
                        "replies": [r.to_json() for r in refusal.replies]}
         try:
             with self._writer.connect() as conn:
-                return Recorded(conn.execute(_INSERT, values).scalar_one(), None)
+                return Recorded(turns.insert_inbound(conn, values), None)
         except IntegrityError:  # the same key raced in from a concurrent retry
             with transaction(self.factory) as session:
                 return self._recorded(self._existing(session, inbound))

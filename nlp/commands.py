@@ -1,4 +1,5 @@
-"""CLI subcommands ``classify``, ``eval`` and ``train`` (wired into ``gridintake`` by gateway.cli)."""
+"""CLI subcommands ``classify``, ``eval``, ``train``, ``corpus build`` (wired into ``gridintake`` by
+gateway.cli)."""
 
 from __future__ import annotations
 
@@ -49,8 +50,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_corpus_build(args: argparse.Namespace) -> int:
+    from nlp.corpus import build
+
+    report = build(Path(args.raw) if args.raw else None, Path(args.out) if args.out else None)
+    _print(report.to_json())
+    return 1 if args.strict and report.rejected else 0
+
+
 def register(subparsers: Any) -> None:
-    """Add ``classify``, ``eval`` and ``train`` to an argparse subparsers object."""
+    """Add ``classify``, ``eval``, ``train`` and ``corpus`` to an argparse subparsers object."""
     p = subparsers.add_parser("classify", help="classify one message, print JSON")
     p.add_argument("text")
     p.add_argument("--lang", choices=("zh", "en"), default=None)
@@ -64,3 +73,12 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="retrain the text classifier into nlp/data/model")
     p.add_argument("--out", default=None, help="model directory (default: the shipped one)")
     p.set_defaults(func=cmd_train)
+
+    corpus = subparsers.add_parser("corpus", help="the real-message corpus").add_subparsers(
+        dest="corpus_command", required=True)
+    p = corpus.add_parser("build", help="validate real/raw/*.jsonl, drop near-duplicates, "
+                                        "write the train/dev/test splits by group")
+    p.add_argument("--raw", default=None, help="raw directory (default: nlp/data/real/raw)")
+    p.add_argument("--out", default=None, help="output directory (default: nlp/data/real)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when a raw record is rejected")
+    p.set_defaults(func=cmd_corpus_build)

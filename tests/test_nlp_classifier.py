@@ -10,7 +10,9 @@ import pytest
 
 from nlp import evaluate, get_classifier
 from nlp.commands import register
+from nlp.evaluate import calibration
 from nlp.model import shared_model
+from nlp.types import Classification, Scored
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +135,37 @@ def test_evaluate_contract(clf):
     assert report["ms_per_text"] > 0
     assert {"gold": "event:0102", "predicted": "component:0118", "count": 1} in report["confusions"]
     assert report["worst_classes"][0]["label"] == "event:0102"
+    assert report["by_lang"] == {"zh": {k: report[k] for k in (
+        "n", "top1", "top3", "major_top1", "none_precision", "none_recall")}}
+    assert sum(b["n"] for b in report["calibration"]["bins"]) == 4
+
+
+def test_evaluate_reports_each_language_apart(clf):
+    records = [
+        {"text": "井盖没了", "label": "component:0114", "lang": "zh"},
+        {"text": "路灯不亮了", "label": "event:0102", "lang": "zh"},  # deliberately wrong
+        {"text": "street light out all week", "label": ["component:0118"], "lang": "en"},
+        {"text": "what time is it", "label": ["none"]},  # no lang: the detected one
+    ]
+    report = evaluate(clf, records, details=True)
+    assert report["by_lang"]["zh"]["n"] == 2 and report["by_lang"]["zh"]["top1"] == 0.5
+    assert report["by_lang"]["en"]["n"] == 2 and report["by_lang"]["en"]["top1"] == 1.0
+    assert report["by_lang"]["en"]["none_recall"] == 1.0
+
+
+def _answer(label: str, confidence: float) -> Classification:
+    return Classification(label=label, kind=None, major=None, minor=None, name="", name_en="",
+                          confidence=confidence, urgent=False, top=[Scored(label, confidence)])
+
+
+def test_calibration_bins_and_expected_error():
+    pairs = [(("a",), _answer("a", 0.95)), (("a",), _answer("a", 0.95)),
+             (("a", "b"), _answer("b", 0.15)), (("a",), _answer("c", 0.15))]
+    result = calibration(pairs)
+    assert result["bins"] == [{"from": 0.1, "to": 0.2, "n": 2, "top1": 0.5},
+                              {"from": 0.9, "to": 1.0, "n": 2, "top1": 1.0}]
+    assert result["ece"] == pytest.approx((0.35 * 2 + 0.05 * 2) / 4)
+    assert calibration([(("a",), _answer("a", 1.0))])["bins"][0]["from"] == 0.9
 
 
 def _run(argv: list[str]) -> int:

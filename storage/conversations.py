@@ -1,4 +1,4 @@
-"""Where a reporter is in the reporting flow, kept server-side.
+"""Where a reporter is in the reporting flow, kept server-side (the engine's `Turn` holds it).
 
 Every message reads and most messages change this row, so it is read with the message's first
 query and written back with plain statements, not through the ORM's unit of work (which costs
