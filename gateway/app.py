@@ -12,7 +12,7 @@ from bot.handlers.hotline import routes as hotline_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
 from cases.serialize import case_to_json
-from gateway import admin, media, status_api
+from gateway import admin, media, metrics, status_api
 from gateway.runtime import Runtime
 from storage.db import transaction
 from storage.models import Case
@@ -53,9 +53,12 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    app.before_request(metrics.start_timer)
+    app.after_request(metrics.observe)
     return app
 
 
 # Every route the gateway serves: the status API, each channel's webhooks and pages, the admin
-# pages and the case photos. A blueprint not listed here is not served.
-BLUEPRINTS = (status_api.bp, sms_routes.bp, telegram_routes.bp, hotline_routes.bp, admin.bp, media.bp)
+# pages, the case photos and /metrics. A blueprint not listed here is not served.
+BLUEPRINTS = (status_api.bp, sms_routes.bp, telegram_routes.bp, hotline_routes.bp, admin.bp, media.bp,
+              metrics.bp)

@@ -15,6 +15,9 @@ from storage.states import OutboxStatus
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from gateway.metrics_dir import use_configured_dir
+
+    use_configured_dir()  # its delivery latencies reach the gateway's /metrics
     from gateway.forwarding.worker import Worker, WorkerSettings, run_forever
 
     runtime = _runtime()

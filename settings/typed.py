@@ -123,6 +123,22 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Who may read /metrics, and where the processes of this host keep their counters."""
+
+    allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    token: str | None = None
+    dir: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MetricsSettings:
+        directory = config.get("metrics", "dir") or str(config.data_dir / "metrics")
+        allow = str(config.get("metrics", "allow", ",".join(cls.allow)))
+        return cls(allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
+                   token=config.secret("METRICS_TOKEN"), dir=directory)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every typed section; `Runtime.settings` builds it once."""
 
@@ -130,10 +146,12 @@ class Settings:
     platform: PlatformSettings = field(default_factory=PlatformSettings)
     duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
         return cls(bot=BotSettings.from_config(config),
                    platform=PlatformSettings.from_config(config),
                    duplicates=DuplicateSettings.from_config(config),
-                   limits=LimitSettings.from_config(config))
+                   limits=LimitSettings.from_config(config),
+                   metrics=MetricsSettings.from_config(config))

@@ -27,6 +27,7 @@ import httpx
 from sqlalchemy import or_, select, text, update
 
 from cases.outbox import RESIDENT_SINKS, PermanentError, RecipientUnreachable, RetryableError
+from gateway.metrics import DELIVERY_SECONDS, beat
 from gateway.sinks import platform_sinks
 from settings.typed import WorkerSettings
 from storage.db import transaction
@@ -35,6 +36,7 @@ from storage.states import IN_FLIGHT, OutboxStatus
 
 log = logging.getLogger(__name__)
 SENDING = IN_FLIGHT
+HEARTBEAT_EVERY_S = 10.0
 
 
 def backoff_delay(attempts: int, base: float, cap: float, rng: random.Random) -> float:
@@ -62,6 +64,7 @@ class Worker:
         self.postgres = runtime.db.dialect.name == "postgresql"
         self.http = httpx.Client(timeout=self.settings.timeout_s)
         self.sinks = platform_sinks(runtime.config, self.http)
+        self.last_beat = -HEARTBEAT_EVERY_S  # the first run beats at once
 
     def close(self) -> None:
         self.http.close()
@@ -107,6 +110,10 @@ class Worker:
     def run_once(self, limit: int | None = None) -> dict[str, int]:
         """Deliver until nothing is due (or `limit` rows were handled); counts by outcome."""
         counts = {"done": 0, "retry": 0, "dead": 0, "unreachable": 0}
+        if time.monotonic() - self.last_beat >= HEARTBEAT_EVERY_S:
+            with transaction(self.runtime.sessions) as session:
+                beat(session)
+            self.last_beat = time.monotonic()
         while limit is None or sum(counts.values()) < limit:
             batch = self.claim()
             if not batch:
@@ -215,6 +222,9 @@ class Worker:
                 for outcome in group:
                     if outcome.row.id in recorded:
                         self._after(session, outcome)
+                        if outcome.kind == "done":
+                            DELIVERY_SECONDS.labels(outcome.row.sink).observe(
+                                (now - outcome.row.created_at).total_seconds())
                     else:
                         log.warning("row %s: lease lost before the outcome was recorded", outcome.row.id)
 
