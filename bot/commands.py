@@ -18,7 +18,8 @@ KEYWORDS = {
     "en": "lang", "english": "lang", "zh": "lang", "中文": "lang",
 }
 LANG_KEYWORDS = {"en": "en", "english": "en", "zh": "zh", "中文": "zh"}
-CASE_NUMBER = re.compile(r"GI-?\d{8}-?\d{6}", re.IGNORECASE)
+# With or without the GI- prefix: residents copy "20261204000003" as often as "GI-20261204-000003".
+CASE_NUMBER = re.compile(r"(?<![0-9A-Z])(?:GI-?)?20\d{6}-?\d{6}(?!\d)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ def parse_command(text: str) -> Command | None:
     if lowered in KEYWORDS:
         name = KEYWORDS[lowered]
         return Command(name, LANG_KEYWORDS.get(lowered, ""))
+    if CASE_NUMBER.fullmatch(text.replace(" ", "")):
+        return Command("status", text)
     head, _, arg = lowered.partition(" ")
     if head in ("查询", "cx", "status", "状态") or (
         lowered.startswith("查询") and normalize_case_number(text)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.commands import Command, normalize_case_number, parse_command
 from bot.i18n import guess_language, normalize_language, status_name, t
 from bot.inbox import Inbox, Refusal, inbound_from_row
+from bot.intents import asks_progress, is_greeting, mentions_own_report
 from bot.metrics import CONFIDENCE, DECISIONS, INBOUND
 from bot.photos import BadPhoto, store_photo
 from bot.types import Choice, Inbound, Outcome, Reply
@@ -46,9 +47,14 @@ from storage.states import ANSWERED, CaseStatus, DialogState, InboundStatus
 
 log = logging.getLogger(__name__)
 MY_CASES_SHOWN = 3  # three lines of the longest category and status fit two SMS segments
+MY_CASES_SCANNED = 20  # a status question in words looks among the resident's latest cases
 
 YES = {"1", "是", "对", "确认", "提交", "y", "yes", "ok", "好", "好的", "可以"}
 NO = {"0", "否", "不", "取消", "n", "no"}
+# States with a question pending: a text is read for what it is before it is taken as the answer.
+PENDING = frozenset({DialogState.CHOOSE, DialogState.AWAIT_PLACE, DialogState.CONFIRM_PLACE,
+                     DialogState.CONFIRM, DialogState.DESCRIBED})
+PLACE_STATES = frozenset({DialogState.AWAIT_PLACE, DialogState.CONFIRM_PLACE})
 RatingListener = Callable[[Session, Case], None]
 # (session, reporter, inbound id, replies) for a message processed by a retry
 RetryListener = Callable[[Session, Reporter, int, list[Reply]], None]
@@ -75,7 +81,12 @@ class Turn:
 
     def say(self, key: str, *, choices: list[Choice] | None = None, location: bool = False,
             **values) -> None:
-        self.replies.append(Reply(t(key, self.lang, **values), choices or [], location))
+        self.replies.append(Reply(t(key, self.lang, **values), choices or [], location, self.lang))
+        self.said.append(key)
+
+    def say_text(self, text: str, key: str) -> None:
+        """A reply whose words come from the data (an emergency's advice, a referral)."""
+        self.replies.append(Reply(text, language=self.lang))
         self.said.append(key)
 
     def last_said(self, key: str) -> bool:
@@ -223,7 +234,9 @@ class Engine:
         if command is not None:
             self._command(turn, command)
             return False
-        if inbound.photo is not None and not self._photo(turn, inbound, inbound_id):
+        # A refused photo gets its polite reply; the words or pin sent with it still count.
+        if inbound.photo is not None and not self._photo(turn, inbound, inbound_id) \
+                and not text and inbound.location is None:
             return True
         if inbound.location is not None:
             self._pin(turn, *inbound.location)
@@ -231,10 +244,109 @@ class Engine:
             if inbound.photo is None and inbound.location is None:
                 turn.say("empty")
                 return True
+            before = len(turn.replies)
             self.states[turn.conv.state][1](turn)
+            if len(turn.replies) == before:  # kept with the report; the pending question again
+                turn.say("photo_received" if inbound.photo is not None else "location_received")
+                self._reprompt(turn)
             return False
-        self.states[turn.conv.state][0](turn, text)
+        if not self._interruption(turn, text):
+            self.states[turn.conv.state][0](turn, text)
         return False
+
+    # ---- interruptions: what a text is before it is taken as the pending answer ------------
+
+    def _interruption(self, turn: Turn, text: str) -> bool:
+        """True when ``text`` was a greeting, a status question, an emergency, an out-of-scope
+        question or a new problem, answered as such (the pending report is kept, except for a
+        new problem, which replaces it)."""
+        state = turn.conv.state
+        pending = state in PENDING
+        if is_greeting(text):
+            if pending:
+                self._reprompt(turn)
+            else:
+                turn.set_state(DialogState.ASK_PROBLEM)
+                turn.say("greeting", city=self.settings.city)
+            return True
+        if self._status_question(turn, text):
+            if pending:
+                self._reprompt(turn)
+            return True
+        if not pending:
+            return False  # a description: `_on_description` answers emergencies and referrals
+        if state == DialogState.CONFIRM_PLACE and text.lower() in YES:
+            return False
+        if state in PLACE_STATES and (text.lower() in NO or _not_words(text)):
+            if text.lower() in NO:
+                turn.reset()
+                turn.say("cancelled")
+            else:
+                self._reprompt(turn)
+            return True
+        result = self.intake.classify(text)
+        if result.urgent and _cue(result):
+            turn.say_text(_urgent_words(result, turn.lang), "urgent")
+            self._reprompt(turn)
+            return True
+        if result.label == NONE_LABEL and result.evidence.get("out_of_scope"):
+            turn.say_text(_referral_words(result, turn.lang), "not_city_problem")
+            self._reprompt(turn)
+            return True
+        if self._new_problem(turn, result):
+            turn.reset()
+            turn.say("new_report")
+            self._on_description(turn, text)
+            return True
+        return False
+
+    def _new_problem(self, turn: Turn, result: Classification) -> bool:
+        """A different problem, named by an exact keyword and classified with confidence."""
+        pending = (turn.slots.get("classification") or {}).get("label")
+        words = result.evidence.get("keywords", {}).get(result.label, [])
+        return (result.label not in (NONE_LABEL, pending)
+                and result.confidence >= self.settings.confirm_below
+                and any("~" not in w for w in words))
+
+    def _reprompt(self, turn: Turn) -> None:
+        """Ask the pending question again, as it was first asked."""
+        state, slots = turn.conv.state, turn.slots
+        if state == DialogState.CHOOSE and slots.get("candidates"):
+            self._ask_category(turn, classification_from_json(slots["classification"]))
+        elif state in (DialogState.AWAIT_PLACE, DialogState.DESCRIBED) and "classification" in slots:
+            turn.say("ask_place", category=self._category_words(turn), location=True)
+        elif state == DialogState.CONFIRM_PLACE and "candidate" in slots:
+            turn.say("confirm_place", place=_place_words(geo_result_from_json(slots["candidate"])),
+                     location=True, choices=[Choice("1", "✔")])
+        elif state == DialogState.CONFIRM and "place" in slots:
+            self._ask_confirmation(turn)
+        elif state == DialogState.RATING and slots.get("case"):
+            turn.say("rate_request", number=slots["case"])
+        else:
+            turn.say("ask_problem")
+
+    def _status_question(self, turn: Turn, text: str) -> bool:
+        """A case number with a question, or "我报的路灯修好了吗？": answered from the resident's
+        own cases (the one whose category the words name, else the latest)."""
+        number = normalize_case_number(text)
+        if number is not None and (asks_progress(text) or mentions_own_report(text)):
+            self._status(turn, number)
+            return True
+        mine = mentions_own_report(text)
+        if not (asks_progress(text) or mine):
+            return False
+        cases = turn.session.scalars(select(Case).where(Case.reporter_id == turn.reporter.id)
+                                     .order_by(Case.id.desc()).limit(MY_CASES_SCANNED)).all()
+        if not cases:
+            if mine:
+                turn.say("my_cases_none")
+            return mine  # "什么时候修？" from someone without cases is a report
+        named = self.intake.classify(text)
+        case = next((c for c in cases if c.label == named.label), None) or next(
+            (c for c in cases if named.major and c.major == named.major
+             and c.kind == named.kind), cases[0])
+        turn.say("status", **self._case_words(case, turn.lang))
+        return True
 
     def _command(self, turn: Turn, command: Command) -> None:
         name, lang = command.name, turn.lang
@@ -360,11 +472,11 @@ class Engine:
         if result.language and guess_language(text) == result.language:
             turn.reporter.language = result.language
         if result.urgent:
-            turn.say("urgent", number=_urgent_number(result))
+            turn.say_text(_urgent_words(result, turn.lang), "urgent")
         if result.label == NONE_LABEL:
             DECISIONS.labels("none").inc()
             if not result.urgent:
-                turn.say("not_city_problem", referral=_referral(result, turn.lang))
+                turn.say_text(_referral_words(result, turn.lang), "not_city_problem")
             turn.reset()
             return
         turn.set_state(DialogState.DESCRIBED, text=text, classification=result.to_json())
@@ -515,18 +627,32 @@ def _place_words(place: GeoResult) -> str:
     return place.address or place.matched or f"{place.lat:.5f},{place.lon:.5f}"
 
 
-def _urgent_number(result: Classification) -> str:
-    urgent = result.evidence.get("urgent")
-    if isinstance(urgent, dict) and urgent.get("number"):
-        return str(urgent["number"])
-    return "110/119/120"
+def _cue(result: Classification) -> bool:
+    """An emergency cue in the words themselves (not only an urgent class)."""
+    return bool((result.evidence.get("urgent") or {}).get("cue"))
 
 
-def _referral(result: Classification, lang: str) -> str:
-    referral = result.evidence.get("referral")
-    if isinstance(referral, dict) and referral.get(f"reply_{lang}"):
-        return str(referral[f"reply_{lang}"])
-    return t("default_referral", lang)
+def _urgent_words(result: Classification, lang: str) -> str:
+    """The cue's own advice and number (``evidence["urgent"]``: call, reply in the text's
+    language); in another language the catalog's words with the cue's number."""
+    urgent = result.evidence.get("urgent") or {}
+    if urgent.get("reply") and result.language == lang:
+        return str(urgent["reply"])
+    return t("urgent", lang, number=urgent.get("call") or "110/119/120")
+
+
+def _referral_words(result: Classification, lang: str) -> str:
+    """The topic's own referral (``evidence["out_of_scope"]["referral"]``, in the text's
+    language), else the catalog's general one."""
+    topic = result.evidence.get("out_of_scope") or {}
+    if topic.get("referral") and result.language == lang:
+        return str(topic["referral"])
+    return t("not_city_problem", lang, referral=t("default_referral", lang))
+
+
+def _not_words(text: str) -> bool:
+    """Digits and punctuation only: no place can be named so ("0", "2", "?")."""
+    return not any(ch.isalpha() for ch in text)
 
 
 def _mostly_readable(text: str) -> bool:

@@ -67,13 +67,17 @@ class Reply:
     text: str
     choices: list[Choice] = field(default_factory=list)
     request_location: bool = False
+    language: str | None = None  # the resident's (channels label buttons in it), when known
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "choices": [{"key": c.key, "label": c.label} for c in self.choices],
             "request_location": self.request_location,
         }
+        if self.language:
+            data["language"] = self.language
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reply:
@@ -81,6 +85,7 @@ class Reply:
             text=data["text"],
             choices=[Choice(c["key"], c["label"]) for c in data.get("choices", [])],
             request_location=bool(data.get("request_location")),
+            language=data.get("language"),
         )
 
 

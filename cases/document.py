@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -32,9 +33,9 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def photo_urls(case: Case, public_url: str) -> list[str]:
-    base = public_url.rstrip("/")
-    return [f"{base}/media/{a.sha256}" for a in case.attachments] if base else []
+def photo_urls(case: Case, photo_url: Callable[[str], str] | None) -> list[str]:
+    """Every photo of the case as an absolute link the platform can fetch (see media_links)."""
+    return [photo_url(a.sha256) for a in case.attachments] if photo_url else []
 
 
 def _routing(case: Case, department: str) -> dict[str, Any]:
@@ -58,7 +59,8 @@ def _contact(case: Case) -> dict[str, Any]:
     }
 
 
-def case_document(case: Case, tree: CategoryTree, public_url: str = "") -> dict[str, Any]:
+def case_document(case: Case, tree: CategoryTree,
+                  photo_url: Callable[[str], str] | None = None) -> dict[str, Any]:
     category = tree.get(case.label)
     department = category.department if category else ""
     wgs84 = gcj02 = None
@@ -87,7 +89,7 @@ def case_document(case: Case, tree: CategoryTree, public_url: str = "") -> dict[
         "routing": _routing(case, department),
         "time_limit_hours": category.time_limit_hours if category else None,
         "due_at": _iso(case.due_at),
-        "photos": photo_urls(case, public_url),
+        "photos": photo_urls(case, photo_url),
         "reporter": _contact(case),
         "status": case.status,
         "duplicate_of": case.duplicate_of.number if case.duplicate_of else None,

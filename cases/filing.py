@@ -93,6 +93,8 @@ class Intake:
         # Initialised with the case, so appending never loads it. Its first event is added after
         # the insert, and goes out in one statement with what the listeners add.
         case.events = []
+        # In the collection, not only by case_id: the platform document lists the photos.
+        case.attachments = list(attachments)
         if place is not None:
             case.lat, case.lon, case.location_source = place.lat, place.lon, place.provider
             if place.cell is not None:
@@ -106,9 +108,7 @@ class Intake:
         session.flush()
         case.number = case_number(case.id, now)
         case.events.append(CaseEvent(status=case.status, actor=actor, created_at=now))
-        for attachment in attachments:
-            attachment.case_id = case.id
-        # The listeners' queries need nothing unflushed, so the number, the attachments and
+        # The listeners' queries need nothing unflushed, so the number and
         # what the listeners add reach the database in one flush (at commit), not one each.
         with session.no_autoflush:
             for listener in self.listeners:

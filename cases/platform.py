@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cases.document import case_document
+from cases.media_links import signed_media_url
 from cases.open311 import request_fields
 from cases.outbox import enqueue
 from categories import NONE_LABEL, CategoryTree
@@ -19,9 +20,11 @@ from storage.states import OutboxStatus
 
 
 class Platform:
-    def __init__(self, settings: PlatformSettings, tree: Callable[[], CategoryTree]) -> None:
+    def __init__(self, settings: PlatformSettings, tree: Callable[[], CategoryTree],
+                 media_secret: bytes = b"") -> None:
         self.settings = settings
         self.tree = tree
+        self.media_secret = media_secret
 
     @property
     def webhook_enabled(self) -> bool:
@@ -39,8 +42,15 @@ class Platform:
     def overdue_notice(self) -> bool:
         return self.settings.overdue_notice
 
+    def photo_url(self, digest: str) -> str:
+        """A signed link valid for `media_url_ttl_hours`: long enough for the outbox's retries
+        and the platform's fetch, useless to anyone who finds it later."""
+        return signed_media_url(self.settings.public_url, self.media_secret, digest,
+                                self.settings.media_url_ttl_hours * 3600)
+
     def document(self, case: Case) -> dict[str, Any]:
-        return case_document(case, self.tree(), self.settings.public_url)
+        return case_document(case, self.tree(),
+                             self.photo_url if self.settings.public_url and self.media_secret else None)
 
     def forward_case(self, session: Session, case: Case) -> list[Outbox]:
         """The case listener: one row per configured sink, in the transaction that files the case."""

@@ -34,7 +34,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     grid = runtime.geo.grid
     emit({
         "database": _redact(runtime.config.database_url),
-        "city": runtime.config.get("city", "name"),
+        "city": runtime.settings.geo.city,
         "grid_cells": len(grid),
         "categories": len(runtime.base_tree),
     })
@@ -83,11 +83,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     use_configured_dir()  # before the app imports prometheus-client
     from gateway.server import serve
 
-    config = _runtime().config
-    host = args.host or config.get("server", "host")
-    port = args.port or int(config.get("server", "port"))
-    workers = int(config.get("server", "workers")) if args.workers is None else args.workers
-    threads = int(config.get("server", "threads")) if args.threads is None else args.threads
+    server = _runtime().settings.server
+    host, port = args.host or server.host, args.port or server.port
+    workers = server.workers if args.workers is None else args.workers
+    threads = server.threads if args.threads is None else args.threads
     kind = f"{workers} gunicorn workers" if workers else "the development server"
     print(f"gridintake serving on http://{host}:{port}/ ({kind})", file=sys.stderr, flush=True)
     serve(host, port, workers, threads)

@@ -10,12 +10,12 @@ from gateway.cli_output import runtime as build_runtime
 
 
 def cmd_transcripts_import(args: argparse.Namespace) -> int:
-    """One JSON line per row (created / duplicate / error with the reason), then the totals;
+    """One JSON line per row (created / duplicate / referral / error with the reason), then the totals;
     exit status 1 when any row failed, after every row was tried."""
     from bot.handlers.hotline.handler import import_csv
 
     runtime = build_runtime()
-    totals = {"created": 0, "duplicate": 0, "error": 0}
+    totals = {"created": 0, "duplicate": 0, "referral": 0, "error": 0}
     for report in import_csv(runtime, Path(args.file), actor=args.actor):
         totals[report["result"]] += 1
         print(json.dumps(report, ensure_ascii=False), flush=True)

@@ -21,6 +21,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from gateway.forwarding.worker import Worker, WorkerSettings, run_forever
 
     runtime = _runtime()
+    if args.status:
+        return _worker_status(runtime)
     settings = WorkerSettings.from_config(runtime.config)
     overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lease_s", args.lease),
                                    ("timeout_s", args.timeout)) if v is not None}
@@ -39,6 +41,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker.close()
 
 
+def _worker_status(runtime) -> int:
+    """Every worker's heartbeat as JSON; exit 1 when none beat lately (for a supervisor's check)."""
+    from storage import heartbeats
+    from storage.db import transaction
+
+    with transaction(runtime.sessions) as session:
+        report = heartbeats.status(session)
+    emit(report)
+    return 0 if report["alive"] else 1
+
+
 def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
     from datetime import timedelta
 
@@ -54,7 +67,7 @@ def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
         runtime.engine.retry_pending(timedelta(seconds=inbound_retry_after_s))
 
     jobs = [overdue, inbound_retry]
-    if runtime.config.get("forwarding", "open311_endpoint"):
+    if runtime.settings.platform.open311_endpoint:
         jobs.append(lambda: _poll(runtime))
     return jobs
 
@@ -64,10 +77,10 @@ def _poll(runtime) -> dict[str, str]:
 
     from gateway.forwarding.poll import poll_open311
     from gateway.sinks import open311_client
+    from settings.typed import WorkerSettings
 
-    config = runtime.config
-    with httpx.Client(timeout=float(config.get("forwarding", "timeout_s", 10))) as http:
-        return poll_open311(runtime.sessions, open311_client(config, http))
+    with httpx.Client(timeout=WorkerSettings.from_config(runtime.config).timeout_s) as http:
+        return poll_open311(runtime.sessions, open311_client(runtime.settings.platform, http))
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
@@ -118,7 +131,7 @@ def cmd_overdue_check(args: argparse.Namespace) -> int:
 
 def cmd_open311_poll(args: argparse.Namespace) -> int:
     runtime = _runtime()
-    if not runtime.config.get("forwarding", "open311_endpoint"):
+    if not runtime.settings.platform.open311_endpoint:
         raise CommandError("no Open311 endpoint: set GRIDINTAKE_OPEN311_ENDPOINT")
     emit({"changed": _poll(runtime)})
     return 0
@@ -152,6 +165,8 @@ def _subcommands(sub, name: str, help_: str):
 def register(sub) -> None:
     p = sub.add_parser("worker", help="deliver the outbox (platform sinks and resident messages)")
     p.add_argument("--once", action="store_true", help="deliver what is due, then exit")
+    p.add_argument("--status", action="store_true",
+                   help="print the workers' heartbeats; exit 1 when no worker beat in the last 30 s")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lease", type=float, help="seconds a claimed batch stays ours")
     p.add_argument("--timeout", type=float, help="HTTP timeout per delivery, seconds")

@@ -1,5 +1,7 @@
-"""`GET /media/<sha256>`: the EXIF-stripped copy of a case photo, the target of the `photos` /
-Open311 `media_url` links that forwarding builds from GRIDINTAKE_PUBLIC_URL.
+"""`GET /media/<sha256>?expires=…&sig=…`: the EXIF-stripped copy of a case photo, the target of
+the signed, time-limited `photos` / Open311 `media_url` links that forwarding builds from
+GRIDINTAKE_PUBLIC_URL (cases/media_links.py). Without a valid link only signed-in staff see it;
+everyone else gets 403 before the store is even asked, so nothing tells whether a photo exists.
 
 Only photos attached to a case are served (a photo a resident sent but never filed stays
 private), and only files inside the photo store: the sha256 must be 64 hex digits and the stored
@@ -8,11 +10,14 @@ path must resolve under `<data_dir>/photos`, so no request can name another file
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, send_file
+from flask import Blueprint, abort, current_app, g, request, send_file
 from sqlalchemy import select
 
+from cases.media_links import media_link_valid
+from gateway.admin.security import load_user
 from storage.db import transaction
 from storage.models import Attachment
 
@@ -37,13 +42,28 @@ def _shared_photo(digest: str) -> Path | None:
     return path
 
 
+def _allowed(digest: str) -> bool:
+    """A valid signed link, or a signed-in operator or administrator."""
+    secret = current_app.config["RUNTIME"].secret_key
+    if media_link_valid(secret, digest, request.args.get("expires"), request.args.get("sig")):
+        return True
+    load_user()
+    return g.user is not None
+
+
 @bp.get("/media/<digest>")
 def media(digest: str):
     if not SHA256.fullmatch(digest):
         abort(404)
+    if not _allowed(digest):
+        abort(403)
     path = _shared_photo(digest)
     if path is None:
         abort(404)
-    response = send_file(path, mimetype=SHARED_TYPES[path.suffix], max_age=86400, etag=True)
+    response = send_file(path, mimetype=SHARED_TYPES[path.suffix], etag=True)
+    # Private: a shared cache must not hand a signed photo to someone without the link.
+    expires = request.args.get("expires", "")
+    left = int(expires) - int(time.time()) if expires.isdigit() else 0
+    response.headers["Cache-Control"] = f"private, max-age={max(0, min(left, 3600))}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

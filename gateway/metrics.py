@@ -21,11 +21,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
 from gateway.metrics_dir import MULTIPROC_ENV
+from storage import heartbeats
 from storage.db import transaction
-from storage.models import Counter, Outbox, utcnow
+from storage.models import Outbox, utcnow
 from storage.states import OutboxStatus
 
-HEARTBEAT = "worker_heartbeat"  # storage Counter: unix time of the outbox worker's last loop
 # Blueprints whose requests are webhooks (a provider or the platform calls us).
 WEBHOOKS = ("sms", "telegram_webhook", "transcripts", "status_api")
 
@@ -36,15 +36,6 @@ DELIVERY_SECONDS = Histogram("gridintake_delivery_seconds",
                              buckets=(.1, .5, 1, 5, 15, 60, 300, 900, 3600, 14400))
 
 bp = Blueprint("metrics", __name__)
-
-
-def beat(session) -> None:
-    """The outbox worker's heartbeat, kept where every gateway worker can read it."""
-    row = session.get(Counter, HEARTBEAT)
-    if row is None:
-        session.add(Counter(name=HEARTBEAT, value=int(time.time())))
-    else:
-        row.value = int(time.time())
 
 
 class DatabaseCollector:
@@ -61,8 +52,11 @@ class DatabaseCollector:
                                    "Age of the oldest waiting outbox row, by sink", labels=["sink"])
         dead = GaugeMetricFamily("gridintake_outbox_dead_letters", "Dead-lettered outbox rows, by sink",
                                  labels=["sink"])
+        alive = GaugeMetricFamily("gridintake_workers_alive",
+                                  "Outbox workers whose heartbeat is fresh (storage.heartbeats)")
         heartbeat = GaugeMetricFamily("gridintake_worker_heartbeat_age_seconds",
-                                      "Seconds since the outbox worker last looped (-1: never)")
+                                      "Seconds since the newest heartbeat of a running outbox "
+                                      "worker (-1: none in the last day)")
         with transaction(self.sessions) as session:
             for sink, n, first in session.execute(
                     select(Outbox.sink, func.count(), func.min(Outbox.created_at))
@@ -73,9 +67,11 @@ class DatabaseCollector:
                                            .where(Outbox.status == OutboxStatus.DEAD)
                                            .group_by(Outbox.sink)):
                 dead.add_metric([sink], n)
-            last = session.scalar(select(Counter.value).where(Counter.name == HEARTBEAT))
-        heartbeat.add_metric([], -1 if last is None else max(0.0, time.time() - last))
-        return [depth, oldest, dead, heartbeat]
+            workers = heartbeats.status(session)
+        running = [w["last_beat_s"] for w in workers["workers"] if w["state"] != "stopped"]
+        alive.add_metric([], workers["alive"])
+        heartbeat.add_metric([], min(running) if running else -1)
+        return [depth, oldest, dead, alive, heartbeat]
 
 
 def _allowed() -> bool:

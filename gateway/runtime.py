@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +26,20 @@ from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
 
 
+def local_secret(data_dir: Path) -> bytes:
+    """Without GRIDINTAKE_SECRET_KEY, a key made once and kept in the data directory: every
+    worker process signs sessions, CSRF tokens and photo links alike, and they survive a restart."""
+    path = data_dir / "secret_key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as out:
+        out.write(os.urandom(32))
+    return path.read_bytes()
+
+
 @dataclass
 class Runtime:
     config: Config
@@ -37,6 +53,12 @@ class Runtime:
     def settings(self) -> Settings:
         """The typed settings, built once; modules get their section, not raw keys."""
         return Settings.from_config(self.config)
+
+    @cached_property
+    def secret_key(self) -> bytes:
+        """The gateway's own key: sessions, CSRF tokens and signed photo links."""
+        configured = self.config.secret("SECRET_KEY")
+        return configured.encode() if configured else local_secret(self.config.data_dir)
 
     @cached_property
     def db(self) -> SqlEngine:
@@ -81,7 +103,7 @@ class Runtime:
     def geo(self):
         from geo import build_geo
 
-        return build_geo(self.config, self.sessions)
+        return build_geo(self.settings.geo, self.sessions)
 
     @cached_property
     def intake(self) -> Intake:

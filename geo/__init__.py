@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from geo.gazetteer import demo_path, load_gazetteer
 from geo.service import GeoConfigError, GeoService, build_geo
 from geo.types import GeoResult, GridCell
@@ -12,7 +10,6 @@ __all__ = ["GeoConfigError", "GeoResult", "GeoService", "GridCell", "build_geo",
            "gazetteer_names"]
 
 
-def gazetteer_names(config: Any = None) -> list[str]:
+def gazetteer_names(path: str = "") -> list[str]:
     """Every road, landmark, 小区 and district name and alias (for the NLP dictionary)."""
-    path = (config.get("city", "gazetteer") if config is not None else "") or str(demo_path())
-    return load_gazetteer(str(path)).names()
+    return load_gazetteer(path or str(demo_path())).names()

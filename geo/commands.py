@@ -14,15 +14,20 @@ from geo.coords import CRS, convert, to_wgs84
 from geo.service import IMPORTED_GRIDS, GeoConfigError, build_geo
 from geo.validate import check_topology, parse_features
 from settings.config import ConfigError, load_config
+from settings.typed import GeoSettings
 
 
 def _config():
     return load_config()
 
 
+def _settings() -> GeoSettings:
+    return GeoSettings.from_config(_config())
+
+
 def _session_factory(config: Any):
     """The database for the geocode cache, when storage is set up; else no cache."""
-    if config.get("geocoding", "provider", "gazetteer") == "gazetteer":
+    if GeoSettings.from_config(config).provider == "gazetteer":
         return None
     try:
         from storage.db import make_engine, make_session_factory
@@ -44,15 +49,16 @@ def _fail(message: str, code: int = 1) -> int:
 
 def cmd_geocode(args: argparse.Namespace) -> int:
     config = _config()
-    service = build_geo(config, _session_factory(config))
+    settings = GeoSettings.from_config(config)
+    service = build_geo(settings, _session_factory(config))
     result = service.geocode(args.text)
     if result is None:
-        return _fail(f"place not found in {config.get('city', 'name', 'the city')}: {args.text!r}")
+        return _fail(f"place not found in {settings.city or 'the city'}: {args.text!r}")
     return _emit(result.to_json())
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    service = build_geo(_config())
+    service = build_geo(_settings())
     lat, lon = to_wgs84(args.lat, args.lon, args.crs)
     cell = service.grid.lookup(lat, lon)
     if cell is None:
@@ -68,7 +74,7 @@ def cmd_coords(args: argparse.Namespace) -> int:
 
 def cmd_grids_import(args: argparse.Namespace) -> int:
     config = _config()
-    digits = int(config.get("city", "grid_code_serial_digits", 2))
+    digits = GeoSettings.from_config(config).grid_code_serial_digits
     try:
         text = Path(args.file).read_text("utf-8")
         data = json.loads(text)

@@ -15,6 +15,7 @@ from geo.offline import GazetteerGeocoder
 from geo.providers import RemoteGeocoder, baidu, nominatim
 from geo.reverse import ReverseGeocoder
 from geo.types import GeoResult
+from settings.typed import GeoSettings
 
 log = logging.getLogger(__name__)
 DEMO_GRIDS = "hebi_grids.geojson"
@@ -32,30 +33,31 @@ def demo_grids_path() -> Path:
     return Path(str(resources.files("geo").joinpath("data", DEMO_GRIDS)))
 
 
-def grids_source(config: Any) -> Path | None:
+def grids_source(settings: GeoSettings) -> Path | None:
     """Imported grids, else the configured file, else the demo city (None: square grid)."""
-    imported = Path(config.get("paths", "data_dir") or "var") / IMPORTED_GRIDS
+    imported = Path(settings.data_dir) / IMPORTED_GRIDS
     if imported.is_file():
         return imported
-    configured = config.get("city", "grids") or ""
-    if configured:
-        return Path(configured)
-    if config.get("city", "bbox"):
+    if settings.grids:
+        return Path(settings.grids)
+    if settings.bbox:
         return None
     return demo_grids_path()
 
 
-def load_grid(config: Any) -> GridIndex | SquareGrid:
-    snap = float(config.get("city", "snap_distance_m", 60))
-    digits = int(config.get("city", "grid_code_serial_digits", 2))
-    source = grids_source(config)
+def _bbox(settings: GeoSettings) -> tuple[float, ...]:
+    if settings.bbox and len(settings.bbox) != 4:
+        raise GeoConfigError("city.bbox must have 4 numbers: lat_min, lon_min, lat_max, lon_max")
+    return settings.bbox
+
+
+def load_grid(settings: GeoSettings) -> GridIndex | SquareGrid:
+    digits = settings.grid_code_serial_digits
+    source = grids_source(settings)
     if source is None:
-        bbox = tuple(float(v) for v in config.get("city", "bbox"))
-        if len(bbox) != 4:
-            raise GeoConfigError("city.bbox must have 4 numbers: lat_min, lon_min, lat_max, lon_max")
-        return SquareGrid(bbox, SQUARE_PREFIX, digits, city=str(config.get("city", "name", "")))
+        return SquareGrid(_bbox(settings), SQUARE_PREFIX, digits, city=settings.city)
     try:
-        return GridIndex.from_file(source, snap, digits)
+        return GridIndex.from_file(source, settings.snap_distance_m, digits)
     except GridError as exc:
         raise GeoConfigError(f"{exc} — fix the file or city.grids") from None
 
@@ -100,31 +102,19 @@ class GeoService:
         return self._reverse.describe(lat, lon)
 
 
-def _gazetteer(config: Any) -> Gazetteer:
-    path = config.get("city", "gazetteer") or ""
-    return Gazetteer.from_file(Path(path) if path else demo_path())
-
-
-def build_geo(config: Any, session_factory: Any = None) -> GeoService:
-    grid = load_grid(config)
-    gazetteer = _gazetteer(config)
-    bbox = config.get("city", "bbox") or None
-    if bbox and len(bbox) != 4:
-        raise GeoConfigError("city.bbox must have 4 numbers: lat_min, lon_min, lat_max, lon_max")
-    scope = tuple(float(v) for v in bbox) if bbox else grid.bbox
-    provider = config.get("geocoding", "provider", "gazetteer")
+def build_geo(settings: GeoSettings, session_factory: Any = None) -> GeoService:
+    grid = load_grid(settings)
+    gazetteer = Gazetteer.from_file(Path(settings.gazetteer) if settings.gazetteer else demo_path())
+    scope = _bbox(settings) or grid.bbox
+    provider = settings.provider
     if provider not in PROVIDERS:
         raise GeoConfigError(f"geocoding.provider={provider!r}: use one of {', '.join(PROVIDERS)}")
     cache = GeocodeCacheStore(session_factory) if session_factory is not None else None
-    timeout = float(config.get("geocoding", "timeout_s", 5))
-    city = str(config.get("city", "name", ""))
     remote = None
     if provider == "nominatim":
-        remote = nominatim(config.get("geocoding", "nominatim_domain", ""), timeout, scope, cache)
+        remote = nominatim(settings.nominatim_domain, settings.timeout_s, scope, cache)
     elif provider == "baidu":
-        key = config.secret("BAIDU_AK")
-        if not key:
+        if not settings.baidu_ak:
             raise GeoConfigError("geocoding.provider=baidu needs the key in GRIDINTAKE_BAIDU_AK")
-        remote = baidu(key, timeout, scope, city, cache)
-    min_confidence = float(config.get("geocoding", "min_confidence", 0.6))
-    return GeoService(grid, gazetteer, remote, scope, min_confidence)
+        remote = baidu(settings.baidu_ak, settings.timeout_s, scope, settings.city, cache)
+    return GeoService(grid, gazetteer, remote, scope, settings.min_confidence)

@@ -113,9 +113,25 @@ def place_in(shown: str) -> str | None:
     return shown[best[0].start:best[-1].end].strip(" ,的")
 
 
+# Digits as callers say them and operators type them: 一三八…, 幺 (1), 两 (2), 洞 (0).
+_SPOKEN = str.maketrans("零〇洞幺一二两三四五六七八九", "00011223456789")
+_SPOKEN_RUN = re.compile(r"[零〇洞幺一二两三四五六七八九0-9][零〇洞幺一二两三四五六七八九0-9\s\-]{6,}")
+
+
+def _spoken_digits(text: str) -> str:
+    """Runs of seven or more spoken digits as ASCII digits (a phone number read out); shorter
+    runs ("一二楼", "三四个") are words and stay."""
+    def digits(match: re.Match[str]) -> str:
+        run = match.group()
+        spoken = sum(ch in "零〇洞幺一二两三四五六七八九" for ch in run)
+        return run.translate(_SPOKEN) if spoken and sum(ch.isalnum() for ch in run) >= 7 else run
+    return _SPOKEN_RUN.sub(digits, text)
+
+
 def extract_phones(text: str) -> list[str]:
-    """Mainland mobile (13812345678) and landline (0392-1234567) numbers, de-duplicated."""
-    shown = unicodedata.normalize("NFKC", text)
+    """Mainland mobile (13812345678) and landline (0392-1234567) numbers, de-duplicated, also
+    when spoken as Chinese digits (一三八零零零一二三四五)."""
+    shown = _spoken_digits(unicodedata.normalize("NFKC", text))
     found: list[tuple[int, str]] = []
     for m in _MOBILE.finditer(shown):
         found.append((m.start(), re.sub(r"\D", "", m.group(1))))

@@ -51,10 +51,15 @@ class PlatformSettings:
     overdue_notice: bool = True
     not_satisfied_below: int = 3
     public_url: str = ""
+    media_url_ttl_hours: float = 168.0
+    webhook_secret: str = ""
+    open311_api_key: str = ""
 
     @classmethod
     def from_config(cls, config: Config) -> PlatformSettings:
         get = config.get
+        # Photo links must be absolute: without a public URL, the address the server listens on.
+        listening = f"http://{get('server', 'host')}:{get('server', 'port')}"
         return cls(
             webhook_url=get("forwarding", "webhook_url") or "",
             open311_endpoint=get("forwarding", "open311_endpoint") or "",
@@ -62,7 +67,10 @@ class PlatformSettings:
             noop=bool(get("forwarding", "noop", False)),
             overdue_notice=bool(get("forwarding", "overdue_notice", True)),
             not_satisfied_below=int(get("forwarding", "not_satisfied_below", 3)),
-            public_url=get("server", "public_url") or "",
+            public_url=get("server", "public_url") or listening,
+            media_url_ttl_hours=float(get("server", "media_url_ttl_hours", 168)),
+            webhook_secret=config.secret("WEBHOOK_SECRET") or "",
+            open311_api_key=config.secret("OPEN311_API_KEY") or "",
         )
 
 
@@ -123,6 +131,77 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class GeoSettings:
+    """The city's geodata and geocoder (`[city]`, `[geocoding]`, and where imported grids are
+    kept); checked by `geo.build_geo`, which knows what makes them usable."""
+
+    city: str = ""
+    data_dir: str = "var"
+    grids: str = ""
+    gazetteer: str = ""
+    bbox: tuple[float, ...] = ()
+    snap_distance_m: float = 60
+    grid_code_serial_digits: int = 2
+    provider: str = "gazetteer"
+    nominatim_domain: str = ""
+    timeout_s: float = 5
+    min_confidence: float = 0.6
+    baidu_ak: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> GeoSettings:
+        city, geocoding = config["city"], config["geocoding"]
+        return cls(
+            city=str(city["name"]),
+            data_dir=str(config.get("paths", "data_dir") or "var"),
+            grids=city["grids"] or "",
+            gazetteer=city["gazetteer"] or "",
+            bbox=tuple(float(v) for v in city["bbox"] or ()),
+            snap_distance_m=float(city["snap_distance_m"]),
+            grid_code_serial_digits=int(city["grid_code_serial_digits"]),
+            provider=str(geocoding["provider"]),
+            nominatim_domain=geocoding["nominatim_domain"] or "",
+            timeout_s=float(geocoding["timeout_s"]),
+            min_confidence=float(geocoding["min_confidence"]),
+            baidu_ak=config.secret("BAIDU_AK") or "",
+        )
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How `gridintake serve` listens (`[server]`) and the address residents and the platform
+    reach it at."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    threads: int = 1
+    public_url: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> ServerSettings:
+        server = config["server"]
+        return cls(str(server["host"]), int(server["port"]), int(server["workers"]),
+                   int(server["threads"]), str(server["public_url"] or "").rstrip("/"))
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Where the channels' provider APIs are (`[telegram]`, `[sms]`): empty means the real
+    provider; tests and stand-ins point them at loopback."""
+
+    telegram_base_url: str = ""
+    twilio_api_base: str = ""
+    generic_outbound_url: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> ChannelSettings:
+        return cls(config.get("telegram", "base_url") or "",
+                   config.get("sms", "twilio_api_base") or "",
+                   config.get("sms", "generic_outbound_url") or "")
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     """Who may read /metrics, and where the processes of this host keep their counters."""
 
@@ -146,6 +225,9 @@ class Settings:
     platform: PlatformSettings = field(default_factory=PlatformSettings)
     duplicates: DuplicateSettings = field(default_factory=DuplicateSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    geo: GeoSettings = field(default_factory=GeoSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    channels: ChannelSettings = field(default_factory=ChannelSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
@@ -154,4 +236,7 @@ class Settings:
                    platform=PlatformSettings.from_config(config),
                    duplicates=DuplicateSettings.from_config(config),
                    limits=LimitSettings.from_config(config),
+                   geo=GeoSettings.from_config(config),
+                   server=ServerSettings.from_config(config),
+                   channels=ChannelSettings.from_config(config),
                    metrics=MetricsSettings.from_config(config))

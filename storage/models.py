@@ -350,3 +350,17 @@ class AuditLog(Base):
     before: Mapped[Any] = mapped_column(JSONType, nullable=True)
     after: Mapped[Any] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class WorkerHeartbeat(Base):
+    """An outbox worker's last sign of life (`gridintake worker --status`, `/healthz`): a worker
+    whose beat is old has stopped, or cannot reach the database."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    state: Mapped[str] = mapped_column(String(20))  # running | recovered | stopped
+    last_error: Mapped[str | None] = mapped_column(Text)  # the last fault it survived, and when
+    delivered: Mapped[int] = mapped_column(Integer, default=0)  # rows delivered since it started

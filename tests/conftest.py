@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,14 +12,13 @@ import sqlalchemy as sa
 
 from gateway.runtime import Runtime
 from settings.config import load_config
-from storage.migrate import upgrade
 from tests.support.browser import chromium_page
+from tests.support.database import PG_SERVER, prepare, sqlite_url
+from tests.support.database import pg_schema as pooled_schema
 from tests.support.dependencies import REQUIRE_ENV, is_missing_dependency, missing
 
 pytest_plugins = ["pytester", "tests.tgemu.fixtures", "tests.forwarding_fixtures", "tests.support.admin",
-                  "tests.support.sms"]
-
-PG_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+                  "tests.support.sms", "tests.support.pgcluster"]
 
 
 def _postgres_available() -> str | None:
@@ -35,21 +33,14 @@ def _postgres_available() -> str | None:
 
 
 @contextmanager
-def pg_schema() -> Iterator[str]:
-    """A fresh schema in the local PostgreSQL `test` database, dropped afterwards."""
+def pg_schema(migrated: bool = True) -> Iterator[str]:
+    """A PostgreSQL schema of the test's own in the local `test` database: migrated and empty
+    (from tests/support/database.py's pool), or bare."""
     reason = _postgres_available()
     if reason:
         missing("PostgreSQL", reason)
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_SERVER)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pooled_schema(migrated) as url:
+        yield url
 
 
 @pytest.fixture
@@ -63,17 +54,28 @@ def make_runtime(data_dir: Path, database_url: str | None = None, **env: str) ->
     if database_url:
         environ["GRIDINTAKE_DATABASE_URL"] = database_url
     runtime = Runtime(load_config(env=environ))
-    upgrade(runtime.config.database_url)
+    prepare(runtime.config.database_url)
     return runtime
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path) -> Iterator[str]:
-    """Each storage test runs once on SQLite and once on PostgreSQL (a schema of its own)."""
+    """Each storage test runs once on SQLite and once on PostgreSQL (a schema of its own),
+    migrated."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        yield sqlite_url(tmp_path / "test.db")
         return
     with pg_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bare_database_url(request, tmp_path) -> Iterator[str]:
+    """An empty database, never migrated, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bare.db'}"
+        return
+    with pg_schema(migrated=False) as url:
         yield url
 
 

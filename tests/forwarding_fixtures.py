@@ -31,7 +31,7 @@ from gateway.runtime import Runtime
 from geo.types import GeoResult, GridCell
 from nlp.types import Classification, Scored
 from storage.db import transaction
-from storage.models import Case, Reporter
+from storage.models import Attachment, Case, Reporter
 from tests.conftest import make_runtime
 
 WEBHOOK_SECRET = "webhook-secret-for-tests"
@@ -217,7 +217,8 @@ class Env:
 
     def file(self, text: str = "九州路口的井盖坏了", *, lat: float = HEBI[0], lon: float = HEBI[1],
              label: str = "component:0101", channel: str = "telegram", sender: str = "1001",
-             language: str = "zh", consent: bool = True, phone: str | None = "13812345678") -> str:
+             language: str = "zh", consent: bool = True, phone: str | None = "13812345678",
+             attachments: tuple[int, ...] = ()) -> str:
         with transaction(self.runtime.sessions) as session:
             reporter = session.scalar(select(Reporter).filter_by(channel=channel,
                                                                  channel_user_id=sender))
@@ -229,7 +230,8 @@ class Env:
                               cell=GRID)
             case = self.intake.file_case(session, text=text, classification=classification(label),
                                          place=place, channel=channel, reporter=reporter,
-                                         language=language, contact_phone=phone)
+                                         language=language, contact_phone=phone,
+                                         attachments=[session.get(Attachment, a) for a in attachments])
             return case.number
 
     def case(self, number: str) -> Case:

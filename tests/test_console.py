@@ -120,7 +120,7 @@ def test_cancel_clears_the_report_in_progress(runtime):
 
 def test_out_of_scope_gets_a_referral_and_no_case(runtime):
     output = chat(runtime, "我的养老金这个月怎么还没到账")
-    assert "不属于城市管理" in output[0]
+    assert "12333" in output[0] and "城市管理" in output[0]
     with transaction(runtime.sessions) as s:
         assert s.scalar(select(func.count(Case.id))) == 0
 

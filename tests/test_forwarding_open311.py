@@ -3,6 +3,8 @@ independent `georeport` client."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 from georeport import GeoReport
@@ -89,7 +91,8 @@ def test_tokens_are_resolved_to_request_ids(o311):
 
 
 def test_rejected_requests_are_dead_letters(o311, receiver):
-    o311.runtime.config.env.pop("GRIDINTAKE_OPEN311_API_KEY")
+    settings = o311.runtime.settings  # a deployment without the key
+    o311.runtime.settings = replace(settings, platform=replace(settings.platform, open311_api_key=""))
     o311.file()
     assert o311.drain()["dead"] == 1
     with transaction(o311.runtime.sessions) as session:

@@ -13,6 +13,7 @@ from geo.coords import distance_m, wgs84_to_gcj02
 from geo.gazetteer import Gazetteer
 from geo.offline import GazetteerGeocoder
 from settings.config import load_config
+from settings.typed import GeoSettings
 from tests.geo_cli import run_geo_command as _run
 
 PHRASES = Path(__file__).parent / "fixtures" / "geo" / "phrases.csv"
@@ -20,7 +21,7 @@ PHRASES = Path(__file__).parent / "fixtures" / "geo" / "phrases.csv"
 
 @pytest.fixture(scope="module")
 def service() -> geo.GeoService:
-    return geo.build_geo(load_config(env={}))
+    return geo.build_geo(GeoSettings.from_config(load_config(env={})))
 
 
 def _rows() -> list[dict[str, str]]:

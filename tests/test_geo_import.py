@@ -9,6 +9,7 @@ import pytest
 
 from geo.service import build_geo, demo_grids_path
 from geo.validate import check_topology, parse_features
+from settings.typed import GeoSettings
 from tests.geo_cli import run_geo_command as _run
 
 DEMO = json.loads(demo_grids_path().read_text("utf-8"))
@@ -104,7 +105,7 @@ def test_import_replaces_the_grid_used_by_the_service(city_env, capsys):
     assert out["imported"] is True and out["cells"] == 2
     from settings.config import load_config
 
-    service = build_geo(load_config())
+    service = build_geo(GeoSettings.from_config(load_config()))
     assert len(service.grid) == 2
     assert service.grid.lookup(35.745, 114.285).code == "41061100900101"
 

@@ -17,6 +17,7 @@ from geo.cache import GeocodeCacheStore
 from geo.coords import distance_m, wgs84_to_bd09
 from geo.providers import baidu, nominatim, split_domain
 from settings.config import load_config
+from settings.typed import GeoSettings
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade
 from storage.models import GeocodeCache
@@ -141,7 +142,7 @@ def test_service_falls_back_to_the_gazetteer_when_the_provider_is_unsure(server,
     config = load_config(env={"GRIDINTAKE_GEOCODER": "nominatim",
                               "GRIDINTAKE_GEOCODING_NOMINATIM_DOMAIN": server,
                               "GRIDINTAKE_DATA_DIR": str(tmp_path)})
-    service = geo.build_geo(config)
+    service = geo.build_geo(GeoSettings.from_config(config))
     by_provider = service.geocode("鹤壁东站")
     assert by_provider.provider == "nominatim" and by_provider.cell.district == "示范区"
     fallback = service.geocode("淇滨大道与九州路交叉口")  # provider: the whole road, 0.3
@@ -155,4 +156,4 @@ def test_service_falls_back_to_the_gazetteer_when_the_provider_is_unsure(server,
 def test_baidu_without_a_key_is_a_configuration_error(tmp_path):
     config = load_config(env={"GRIDINTAKE_GEOCODER": "baidu", "GRIDINTAKE_DATA_DIR": str(tmp_path)})
     with pytest.raises(geo.GeoConfigError, match="GRIDINTAKE_BAIDU_AK"):
-        geo.build_geo(config)
+        geo.build_geo(GeoSettings.from_config(config))

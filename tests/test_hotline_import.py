@@ -44,7 +44,7 @@ def test_import_reports_every_row_and_keeps_going(tmp_path):
     assert "consent_sms" in reasons[10]
     assert "wrong number of columns" in reasons[11]
     assert "call_id" in reasons[12] or "transcript" in reasons[12]
-    assert totals == {"created": 3, "duplicate": 1, "error": 7}
+    assert totals == {"created": 3, "duplicate": 1, "referral": 0, "error": 7}
     assert by_call[(4, "C-1003")]["grid_code"].startswith("410611")
     with transaction(runtime.sessions) as session:
         assert session.scalar(select(func.count(Case.id))) == 3
@@ -61,8 +61,8 @@ def test_reimport_is_all_duplicates_and_gbk_files_are_read(tmp_path):
     first = run_import(tmp_path, gbk)
     assert first.returncode == 0, first.stdout + first.stderr
     again = run_import(tmp_path, gbk)
-    assert json.loads(again.stdout.splitlines()[-1])["totals"] == {"created": 0, "duplicate": 2,
-                                                                   "error": 0}
+    assert json.loads(again.stdout.splitlines()[-1])["totals"] == {
+        "created": 0, "duplicate": 2, "referral": 0, "error": 0}
 
 
 def test_a_file_without_the_needed_columns_is_refused(tmp_path):

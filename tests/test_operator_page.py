@@ -74,3 +74,40 @@ def test_a_wrong_token_is_shown_as_an_error(site, page):
     page.fill("#transcript", TRANSCRIPT)
     page.wait_for_selector("#error:not([hidden])", timeout=20_000)
     assert "operator" in page.text_content("#error")
+
+
+def test_each_call_starts_blank_and_an_out_of_scope_call_is_a_referral(site, page):
+    """The second caller gets nothing of the first (phone, consent, corrected category); a
+    pension question is logged as a referral, not a case, and the caller texted 12333; a number
+    read out as Chinese digits is found."""
+    runtime, base, token = site
+    page.goto(base + "/operator/transcripts")
+    page.fill("#token", token)
+    page.dispatch_event("#token", "change")
+    page.fill("#transcript", TRANSCRIPT)
+    page.wait_for_function("document.getElementById('grid').textContent.startsWith('410611')",
+                           timeout=20_000)
+    first_call = page.input_value("#call_id")
+    page.fill("#place", "华夏南路")
+    page.check("#consent_sms")
+    page.click("#submit")
+    page.wait_for_selector("#result:not([hidden])", timeout=20_000)
+    assert re.search(r"GI-\d{8}-\d{6}", page.text_content("#result"))
+    assert page.input_value("#transcript") == "" and page.input_value("#caller_phone") == ""
+    assert page.input_value("#place") == "" and not page.is_checked("#consent_sms")
+    assert page.input_value("#call_id") != first_call
+
+    page.fill("#transcript", "市民：我想问问我的养老金这个月怎么还没到账，我电话幺三九零零零零二二二二。")
+    page.wait_for_function("document.getElementById('caller_phone').value !== ''", timeout=20_000)
+    assert page.input_value("#caller_phone") == "13900002222"
+    assert page.input_value("#label") == "none"
+    page.check("#consent_sms")
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('result').textContent.includes('转介')",
+                           timeout=20_000)
+    assert "12333" in page.text_content("#result")
+    with transaction(runtime.sessions) as session:
+        assert len(session.scalars(select(Case)).all()) == 1
+        texts = {row.target: row.payload["text"] for row in
+                 session.scalars(select(Outbox).where(Outbox.sink == "sms"))}
+    assert "12333" in texts["+8613900002222"]

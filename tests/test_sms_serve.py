@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from gateway.app import local_secret
+from gateway.runtime import local_secret
 from tests.support.processes import GRIDINTAKE, serving
 from tests.support.sms import TOKEN, sign, twilio_form
 
@@ -65,7 +65,7 @@ def test_nothing_new_is_stored_by_refused_or_replayed_posts(served, tmp_path):
 
 
 def test_serve_runs_two_gunicorn_workers_that_load_their_models_at_boot(served, tmp_path):
-    assert httpx.get(served + "/healthz", timeout=10).json() == {"ok": True}
+    assert httpx.get(served + "/healthz", timeout=10).json()["ok"] is True
     log = tmp_path / "serve.log"
     deadline = time.monotonic() + 60
     while log.read_text().count("classifier and gazetteer loaded") < 2:

@@ -154,7 +154,7 @@ def test_nul_characters_are_read_filed_and_stored(tmp_path, database_url):
 def test_idle_conversation_expires_with_a_polite_note(sms_client, sms_runtime):
     texter = Texter(sms_client)
     texter.say("淇滨大道与九州路交叉口的井盖坏了")
-    idle = int(sms_runtime.config.get("bot", "conversation_idle_minutes"))
+    idle = sms_runtime.settings.bot.idle_minutes
     with transaction(sms_runtime.sessions) as session:
         conv = session.scalar(select(Conversation))
         assert conv.state == "confirm"

@@ -26,7 +26,8 @@ def sessions(database_url):
     engine.dispose()
 
 
-def test_migrations_create_every_table_and_downgrade_removes_them(database_url):
+def test_migrations_create_every_table_and_downgrade_removes_them(bare_database_url):
+    database_url = bare_database_url
     upgrade(database_url)
     engine = make_engine(database_url)
     tables = set(sa.inspect(engine).get_table_names())

@@ -15,7 +15,7 @@ from bot.handlers.telegram.handler import build_application
 from cases.notices import ask_for_rating, message
 from gateway.forwarding.worker import Worker
 from storage.db import transaction
-from storage.models import Attachment, Case, InboundMessage, Outbox, Reporter
+from storage.models import Attachment, Case, Conversation, InboundMessage, Outbox, Reporter
 from tests.conftest import make_runtime
 from tests.support.telegram import PIN, SLOW, jpeg, report
 
@@ -134,8 +134,9 @@ def test_too_large_photo_is_refused_before_downloading(tg, resident, tmp_path):
     assert tg.api.calls_of("getFile") == []  # file_size said it all
     with transaction(runtime.sessions) as session:
         row = session.scalar(select(InboundMessage))
-        assert (row.status, row.kind) == ("rejected", "photo")
+        assert (row.status, row.kind) == ("processed", "photo")  # the caption still counts
         assert row.payload["raw"]["message"]["photo"][-1]["file_size"] == len(big)
+        assert session.scalar(select(Conversation.slots))["text"] == "垃圾堆满了"
     runtime.db.dispose()
 
 

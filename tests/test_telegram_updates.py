@@ -240,3 +240,15 @@ def test_send_outbox_needs_a_target_and_text(monkeypatch):
     runtime = SimpleNamespace(config=SimpleNamespace(secret=lambda name: "1:t", get=lambda *a: ""))
     with pytest.raises(PermanentError):
         send_outbox(runtime, SimpleNamespace(target=None, payload={"text": "x"}))
+
+
+def test_an_english_place_prompt_quoting_a_chinese_place_keeps_an_english_button():
+    """The engine says which language a reply is in: a Chinese place name in an English prompt
+    must not turn the location button Chinese."""
+    reply = Reply('Is it at "华夏南路/淇滨大道附近"? Reply 1 to confirm.', [Choice("1", "✔")],
+                  request_location=True, language="en")
+    (_, inline), (prompt, keyboard) = render(reply, keyboard_shown=False)
+    assert isinstance(inline, InlineKeyboardMarkup)
+    assert keyboard.keyboard[0][0].text == "📍 Send my location"
+    assert "tap the button" in prompt
+    assert Reply.from_json(reply.to_json()).language == "en"

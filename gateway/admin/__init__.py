@@ -18,7 +18,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin",
 def _secure_sessions(state) -> None:
     """Session cookies: HttpOnly, SameSite, Secure when the gateway is served over HTTPS."""
     app = state.app
-    public_url = str(app.config["RUNTIME"].config.get("server", "public_url") or "")
+    public_url = app.config["RUNTIME"].settings.server.public_url
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

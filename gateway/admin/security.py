@@ -107,6 +107,5 @@ class LoginLimiter:
 def login_limiter() -> LoginLimiter:
     ext = current_app.extensions
     if "admin_login_limiter" not in ext:
-        ext["admin_login_limiter"] = LoginLimiter(
-            str(runtime().config.get("limits", "storage_uri") or "memory://"))
+        ext["admin_login_limiter"] = LoginLimiter(runtime().settings.limits.storage_uri)
     return ext["admin_login_limiter"]

@@ -14,7 +14,7 @@ from cases.platform import Platform
 
 
 def platform_for(runtime: Any) -> Platform:
-    return Platform(runtime.settings.platform, runtime.tree)
+    return Platform(runtime.settings.platform, runtime.tree, runtime.secret_key)
 
 
 def case_listeners(runtime: Any) -> list:

@@ -7,6 +7,9 @@ A worker that dies mid-delivery leaves its lease to expire; platform rows are th
 again with the same idempotency key (the receiver recognises it). Resident messages cannot be
 recognised by a phone, so a resident row whose send was in flight is dead-lettered as
 "in doubt" rather than sent twice (`outbox retry` sends it after a check).
+
+`run_forever` survives faults (a database restart, refused connections): it logs one line, backs
+off and carries on, and beats a heartbeat (`storage.heartbeats`) for `worker --status`/`/healthz`.
 """
 
 from __future__ import annotations
@@ -27,16 +30,17 @@ import httpx
 from sqlalchemy import or_, select, text, update
 
 from cases.outbox import RESIDENT_SINKS, PermanentError, RecipientUnreachable, RetryableError
-from gateway.metrics import DELIVERY_SECONDS, beat
+from gateway.metrics import DELIVERY_SECONDS
 from gateway.sinks import platform_sinks
 from settings.typed import WorkerSettings
+from storage import heartbeats
 from storage.db import transaction
+from storage.faults import Backoff, storage_unavailable
 from storage.models import Outbox, Reporter, utcnow
 from storage.states import IN_FLIGHT, OutboxStatus
 
 log = logging.getLogger(__name__)
 SENDING = IN_FLIGHT
-HEARTBEAT_EVERY_S = 10.0
 
 
 def backoff_delay(attempts: int, base: float, cap: float, rng: random.Random) -> float:
@@ -63,11 +67,21 @@ class Worker:
         self.rng = rng or random.Random()
         self.postgres = runtime.db.dialect.name == "postgresql"
         self.http = httpx.Client(timeout=self.settings.timeout_s)
-        self.sinks = platform_sinks(runtime.config, self.http)
-        self.last_beat = -HEARTBEAT_EVERY_S  # the first run beats at once
+        self.sinks = platform_sinks(runtime.settings.platform, self.http)
+        self.started_at = utcnow()
+        self.delivered = 0
+        self._beat_at = float("-inf")
 
     def close(self) -> None:
         self.http.close()
+
+    def heartbeat(self, state: str = "running", last_error: str | None = None, force: bool = False) -> None:
+        """Write the heartbeat if the last one is `heartbeats.HEARTBEAT_S` old (or `force`)."""
+        if not force and time.monotonic() - self._beat_at < heartbeats.HEARTBEAT_S:
+            return
+        with transaction(self.runtime.sessions) as session:
+            heartbeats.beat(session, self.id, state, self.delivered, last_error, self.started_at)
+        self._beat_at = time.monotonic()
 
     # ---- claiming -------------------------------------------------------------------------
 
@@ -110,16 +124,14 @@ class Worker:
     def run_once(self, limit: int | None = None) -> dict[str, int]:
         """Deliver until nothing is due (or `limit` rows were handled); counts by outcome."""
         counts = {"done": 0, "retry": 0, "dead": 0, "unreachable": 0}
-        if time.monotonic() - self.last_beat >= HEARTBEAT_EVERY_S:
-            with transaction(self.runtime.sessions) as session:
-                beat(session)
-            self.last_beat = time.monotonic()
         while limit is None or sum(counts.values()) < limit:
             batch = self.claim()
             if not batch:
                 break
             for outcome in self.deliver(batch):
                 counts[outcome.kind] += 1
+                self.delivered += outcome.kind == "done"
+            self.heartbeat()
         return counts
 
     def deliver(self, batch: list[Outbox]) -> list[Outcome]:
@@ -240,29 +252,55 @@ class Worker:
 
 
 def run_forever(runtime: Any, worker: Worker, stop, idle_s: float = 1.0,
-                periodic: list | None = None, periodic_every_s: float = 60.0) -> None:
+                periodic: list | None = None, periodic_every_s: float = 60.0,
+                backoff: Backoff | None = None) -> None:
     """Deliver until `stop` (a threading.Event) is set. The `periodic` jobs (overdue sweep,
     inbound retry, status poll) run in a thread of their own, so a long sweep never holds up
-    deliveries."""
+    deliveries.
+
+    Any error of a round (the database restarting, refusing connections) is logged once, waited
+    out with a doubling pause (1 s up to 30 s) and the round tried again; rows claimed by a
+    round that failed are taken again when their lease runs out, with the same idempotency key.
+    """
+    backoff = backoff or Backoff(f"outbox worker {worker.id}", log)
     jobs = None
     if periodic:
         jobs = threading.Thread(target=run_periodic, args=(periodic, stop, periodic_every_s),
                                 name="periodic-jobs", daemon=True)
         jobs.start()
     while not stop.is_set():
-        counts = worker.run_once(limit=worker.settings.batch_size * 10)
+        try:
+            worker.heartbeat(force=bool(backoff.failures))
+            counts = worker.run_once(limit=worker.settings.batch_size * 10)
+            if recovered := backoff.succeeded():
+                worker.heartbeat("running", last_error=recovered, force=True)
+        except Exception as exc:
+            stop.wait(backoff.failed(exc))
+            continue
         if not any(counts.values()):
             stop.wait(idle_s)
     if jobs is not None:
         jobs.join()
+    try:
+        worker.heartbeat("stopped", force=True)
+    except Exception as exc:  # stopping while the database is away: the beat just goes stale
+        log.warning("last heartbeat not written: %s", exc)
 
 
 def run_periodic(jobs: list, stop, every_s: float) -> None:
-    """Run each job now, then every `every_s` seconds, until `stop` is set."""
+    """Each job now, then every `every_s` seconds, until `stop` is set; a job's bug does not
+    stop the others, and a lost database is waited out like the delivery loop does."""
+    backoff = Backoff("periodic jobs", log)
     while not stop.is_set():
+        pause = every_s
         for job in jobs:
             try:
                 job()
-            except Exception:
+            except Exception as exc:
+                if storage_unavailable(exc):
+                    pause = backoff.failed(exc)
+                    break
                 log.exception("periodic job %s failed", getattr(job, "__name__", job))
-        stop.wait(every_s)
+        else:
+            backoff.succeeded()
+        stop.wait(pause)

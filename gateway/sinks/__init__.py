@@ -3,30 +3,28 @@ Open311 GeoReport v2 and the no-op. Resident messages go out through the channel
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from gateway.sinks.base import Sink
 from gateway.sinks.noop import NoopSink
 from gateway.sinks.open311 import Open311Client, Open311Sink
 from gateway.sinks.webhook import WebhookSink
+from settings.typed import PlatformSettings
 
 
-def open311_client(config: Any, http: httpx.Client) -> Open311Client | None:
+def open311_client(platform: PlatformSettings, http: httpx.Client) -> Open311Client | None:
     """The Open311 client of `[forwarding]`, or None when no endpoint is configured."""
-    endpoint = config.get("forwarding", "open311_endpoint")
-    if not endpoint:
+    if not platform.open311_endpoint:
         return None
-    return Open311Client(endpoint, config.get("forwarding", "open311_jurisdiction") or "",
-                         config.secret("OPEN311_API_KEY"), http)
+    return Open311Client(platform.open311_endpoint, platform.open311_jurisdiction,
+                         platform.open311_api_key or None, http)
 
 
-def platform_sinks(config: Any, http: httpx.Client) -> dict[str, Sink]:
+def platform_sinks(platform: PlatformSettings, http: httpx.Client) -> dict[str, Sink]:
     """Every platform sink by name; an unconfigured one retries its rows until it is configured."""
     sinks: list[Sink] = [
-        WebhookSink(config.get("forwarding", "webhook_url"), config.secret("WEBHOOK_SECRET"), http),
-        Open311Sink(open311_client(config, http)),
+        WebhookSink(platform.webhook_url, platform.webhook_secret or None, http),
+        Open311Sink(open311_client(platform, http)),
         NoopSink(),
     ]
     return {sink.name: sink for sink in sinks}

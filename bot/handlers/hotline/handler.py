@@ -2,14 +2,17 @@
 
 One call is one case, idempotent on `call_id`: the transcript is stored raw first (inbox, channel
 `hotline`), claimed, filed with `oneshot.file_report`, and the row keeps the case number so a
-repeated call id answers with the same case. The API, the operator page and the CSV import all
-come through `file_transcript`.
+repeated call id answers with the same case. A call that is not a city-management problem (the
+operator's `none`, or the classifier's) is logged as a referral on its row, not filed: the caller
+is texted the topic's own number (12333, 12366, …) when they agreed to texts. The API, the
+operator page and the CSV import all come through `file_transcript`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,10 +27,12 @@ from bot.oneshot import file_report
 from bot.types import Inbound, without_nul
 from cases.outbox import enqueue
 from cases.serialize import case_to_json
+from categories import NONE_LABEL
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Reporter, utcnow
 from storage.states import InboundStatus
 
+log = logging.getLogger(__name__)
 CHANNEL = "hotline"
 MAX_TRANSCRIPT_CHARS = 20_000
 STALE_CLAIM = timedelta(minutes=2)  # a claim older than this belonged to a crashed filing
@@ -59,8 +64,8 @@ class Transcript:
 
 @dataclass(frozen=True)
 class Filed:
-    result: str  # created | duplicate
-    case: dict[str, Any]
+    result: str  # created | duplicate | referral
+    case: dict[str, Any]  # the case; for a referral {"number": None, "referral", "topic"}
     sms_queued: bool = False
 
 
@@ -202,8 +207,8 @@ def _case(runtime, number: str) -> dict[str, Any]:
         return case_to_json(session.scalar(select(Case).where(Case.number == number)))
 
 
-def _claim(runtime, row_id: int) -> str | None:
-    """Take the row for filing; the case number when it was filed already."""
+def _claim(runtime, row_id: int) -> Filed | None:
+    """Take the row for filing (None); what the call made when it was filed or referred already."""
     now = utcnow()
     with transaction(runtime.sessions) as session:
         claimed = session.execute(
@@ -217,10 +222,14 @@ def _claim(runtime, row_id: int) -> str | None:
         if claimed:
             return None
         row = session.get(InboundMessage, row_id)
+        referral = _referral_of(row)
+        if referral is not None:
+            return Filed("duplicate", referral)
         replies = row.replies or []
-        if row.status == InboundStatus.PROCESSED and replies and replies[0].get("case_number"):
-            return replies[0]["case_number"]
-    raise InProgress(f"call {row.idempotency_key} is being filed right now")
+        if not (row.status == InboundStatus.PROCESSED and replies and replies[0].get("case_number")):
+            raise InProgress(f"call {row.idempotency_key} is being filed right now")
+        number = replies[0]["case_number"]
+    return Filed("duplicate", _case(runtime, number))
 
 
 def _place_point(runtime, place: str | None) -> tuple[float | None, float | None]:
@@ -240,10 +249,13 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
                       text=call.transcript, phone=call.caller_phone,
                       payload={"transcript": data, "actor": actor})
     recorded = runtime.engine.inbox.record(inbound)
-    number = _claim(runtime, recorded.id)
-    if number is not None:
-        return Filed("duplicate", _case(runtime, number))
+    done = _claim(runtime, recorded.id)
+    if done is not None:
+        return done
     try:
+        classification = runtime.classify(text)
+        if (call.label or classification.label) == NONE_LABEL:
+            return _refer(runtime, recorded.id, call, classification)
         lat, lon = _place_point(runtime, call.place)
         number = _filed_before(runtime, call.call_id) or file_report(
             runtime, text=text, lat=lat, lon=lon, channel=CHANNEL, phone=call.caller_phone,
@@ -257,6 +269,32 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
             raise TranscriptError(str(exc)) from None
         raise
     return Filed("created", _case(runtime, number), queued)
+
+
+def _referral_of(row: InboundMessage) -> dict[str, Any] | None:
+    replies = row.replies or []
+    if row.status == InboundStatus.PROCESSED and replies and "referral" in replies[0]:
+        return {"number": None, "referral": replies[0]["text"], "topic": replies[0]["referral"]}
+    return None
+
+
+def _refer(runtime, row_id: int, call: Transcript, classification) -> Filed:
+    """Log an out-of-scope call as a referral on its row; text the caller the topic's number."""
+    topic = classification.evidence.get("out_of_scope") or {}
+    lang = classification.language or "zh"
+    referral = topic.get("referral") or t("default_referral", lang)
+    with transaction(runtime.sessions) as session:
+        queued = bool(call.consent_sms and call.caller_phone)
+        if queued:
+            enqueue(session, sink="sms", target=call.caller_phone,
+                    key=f"hotline:{call.call_id}:referral",
+                    payload={"text": referral, "choices": [], "language": lang})
+        row = session.get(InboundMessage, row_id)
+        row.status, row.processed_at = InboundStatus.PROCESSED, utcnow()
+        row.replies = [{"text": referral, "choices": [], "request_location": False,
+                        "referral": topic.get("topic") or NONE_LABEL}]
+        log.info("hotline call %s referred (%s)", call.call_id, topic.get("topic") or NONE_LABEL)
+        return Filed("referral", _referral_of(row), queued)
 
 
 def _filed_before(runtime, call_id: str) -> str | None:
@@ -326,6 +364,10 @@ def import_csv(runtime, path: Path, actor: str = "import"):
             continue
         except Exception as exc:  # one broken row must not stop the batch
             yield {**report, "result": "error", "reason": f"{type(exc).__name__}: {exc}"}
+            continue
+        if filed.case["number"] is None:
+            yield {**report, "result": filed.result, "referral": filed.case["referral"],
+                   "sms_queued": filed.sms_queued}
             continue
         yield {**report, "result": filed.result, "case": filed.case["number"],
                "label": filed.case["label"], "grid_code": filed.case["grid_code"],

@@ -10,15 +10,13 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request
-from sqlalchemy import select
 
 from bot.handlers.hotline.handler import InProgress, TranscriptError, file_transcript, preview
+from storage.accounts import bearer_token, staff_by_token
 from storage.db import transaction
-from storage.models import User, token_hash  # the one hash `users token` stores
 
 bp = Blueprint("transcripts", __name__)  # the page and its script live in the app's own
 # templates/operator/ and static/operator/
-ROLES = ("operator", "admin")
 MAX_BODY_BYTES = 256 * 1024
 
 
@@ -30,12 +28,12 @@ def _runtime():
 def operator_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request.headers.get("Authorization"))
+        if token is None:
             return jsonify(error="an operator's bearer token is required"), 401
         with transaction(_runtime().sessions) as session:
-            user = session.scalar(select(User).where(User.api_token_hash == token_hash(token.strip())))
-            if user is None or user.role not in ROLES:
+            user = staff_by_token(session, token)
+            if user is None:
                 return jsonify(error="this token is not an operator's"), 403
             g.operator = user.name
         return view(*args, **kwargs)

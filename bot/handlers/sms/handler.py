@@ -8,8 +8,10 @@ every reporter with that phone become `unreachable`, nothing is queued for them)
 an empty TwiML. CANCEL is also our conversation command, but on Twilio it cannot be one — Twilio
 has already unsubscribed the resident — so it opts out *and* drops the report in progress; 取消
 and 0 cancel a report without opting out. A generic gateway has no such filtering: there CANCEL is
-only the conversation command, while STOP/退订/TD opt out and we send the confirmation ourselves.
-Opt-in words only act for a number that is opted out, so "yes" still confirms a report.
+only the conversation command, while STOP opts out and we send the confirmation ourselves. The
+Chinese unsubscribe words 退订/TD/T opt out on both, with our confirmation (Twilio does not know
+them); 订阅 opts back in like START. Opt-in words only act for a number that is opted out, so
+"yes" still confirms a report.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import or_, select
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.handlers.sms.rules import (
+    CHINESE_OPT_OUT,
     GENERIC,
     GENERIC_OPT_OUT,
     OPT_IN,
@@ -83,9 +86,10 @@ def _opt_change(runtime, inbound: Inbound) -> tuple[bool, str | None] | None:
     """(opted out, reply key) when the message is an opt-out or opt-in keyword of its channel."""
     word = keyword(inbound.text)
     twilio = inbound.channel == TWILIO
-    if inbound.photo is None and word in (TWILIO_OPT_OUT if twilio else GENERIC_OPT_OUT):
-        # Twilio sends its own confirmation and would block ours, so we stay silent there.
-        return True, None if twilio else "sms_opted_out"
+    if inbound.photo is None and twilio and word in TWILIO_OPT_OUT:
+        return True, None  # Twilio sends its own confirmation and would block ours
+    if inbound.photo is None and word in (CHINESE_OPT_OUT if twilio else GENERIC_OPT_OUT):
+        return True, "sms_opted_out"
     if inbound.photo is None and word in OPT_IN and _is_opted_out(runtime, inbound):
         return False, "sms_opted_in"
     return None
@@ -158,7 +162,7 @@ def _first_image(runtime, form: dict[str, str]) -> tuple[Photo | None, list[dict
     """The first image among MediaUrlN; credentials go only to the Twilio API host."""
     config = runtime.config
     count = int(form.get("NumMedia") or 0) if (form.get("NumMedia") or "0").isdigit() else 0
-    api_host = urlparse(twilio_api_base(config)).netloc
+    api_host = urlparse(twilio_api_base(runtime.settings.channels)).netloc
     sid, token = config.secret("TWILIO_ACCOUNT_SID"), config.secret("TWILIO_AUTH_TOKEN")
     max_bytes = runtime.settings.bot.max_photo_bytes
     notes, photo = [], None

@@ -38,7 +38,7 @@ def twilio_client(runtime):
     if not (sid and token):
         return None
     client = Client(sid, token)
-    client.api.base_url = twilio_api_base(config)
+    client.api.base_url = twilio_api_base(runtime.settings.channels)
     return client
 
 
@@ -73,7 +73,7 @@ def send_twilio(runtime, row) -> dict:
 
 def send_generic(runtime, row) -> dict:
     _refuse_opted_out(runtime, row)
-    url = runtime.config.get("sms", "generic_outbound_url")
+    url = runtime.settings.channels.generic_outbound_url
     secret = runtime.config.secret("SMS_GENERIC_SECRET")
     if not (url and secret):
         raise RetryableError("generic SMS is not configured: set [sms] generic_outbound_url and "

@@ -39,9 +39,9 @@ def public_url() -> str:
     """The URL Twilio signed: GRIDINTAKE_PUBLIC_URL + path, else the request's own URL as the
     client saw it through proxies (X-Forwarded-Proto/Host/Prefix)."""
     path = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
-    base = _runtime().config.get("server", "public_url")
+    base = _runtime().settings.server.public_url
     if base:
-        return base.rstrip("/") + path
+        return base + path
     first = lambda name: (request.headers.get(name) or "").split(",")[0].strip()  # noqa: E731
     scheme = first("X-Forwarded-Proto") or request.scheme
     host = first("X-Forwarded-Host") or request.host

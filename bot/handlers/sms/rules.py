@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.types import Reply
+from settings.typed import ChannelSettings
 from storage.models import Reporter
 
 TWILIO = "sms"
@@ -18,8 +19,8 @@ GENERIC = "generic_sms"
 DEFAULT_TWILIO_API = "https://api.twilio.com"
 
 
-def twilio_api_base(config) -> str:
-    return (config.get("sms", "twilio_api_base") or DEFAULT_TWILIO_API).rstrip("/")
+def twilio_api_base(channels: ChannelSettings) -> str:
+    return (channels.twilio_api_base or DEFAULT_TWILIO_API).rstrip("/")
 
 
 # ---- segments ------------------------------------------------------------------------------
@@ -75,9 +76,11 @@ def render(reply: Reply) -> str:
 
 TWILIO_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke",
                             "optout"})
-GENERIC_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "end", "quit", "revoke", "optout",
-                             "td", "退订"})
-OPT_IN = frozenset({"start", "yes", "unstop"})
+# The Chinese operators' unsubscribe words (退订, TD, T): no provider filters them, so we confirm.
+CHINESE_OPT_OUT = frozenset({"td", "t", "退订"})
+GENERIC_OPT_OUT = frozenset({"stop", "stopall", "unsubscribe", "end", "quit", "revoke", "optout"}
+                            | CHINESE_OPT_OUT)
+OPT_IN = frozenset({"start", "yes", "unstop", "订阅"})
 
 
 def keyword(text: str | None) -> str:

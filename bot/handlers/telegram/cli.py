@@ -20,7 +20,7 @@ def cmd_telegram(args: argparse.Namespace, runtime: Any) -> int:
         run_polling,
     )
 
-    settings = TelegramSettings.from_config(runtime.config, args.base_url, args.base_file_url)
+    settings = TelegramSettings.from_runtime(runtime, args.base_url, args.base_file_url)
     app = build_application(runtime, application_builder(settings))
     print(f"gridintake telegram polling {settings.base_url.removesuffix('/bot')}", file=sys.stderr,
           flush=True)

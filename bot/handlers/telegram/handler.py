@@ -72,12 +72,12 @@ class TelegramSettings:
     base_file_url: str
 
     @classmethod
-    def from_config(cls, config: Any, base_url: str | None = None,
-                    base_file_url: str | None = None) -> TelegramSettings:
-        token = config.secret("TELEGRAM_TOKEN")
+    def from_runtime(cls, runtime: Any, base_url: str | None = None,
+                     base_file_url: str | None = None) -> TelegramSettings:
+        token = runtime.config.secret("TELEGRAM_TOKEN")
         if not token:
             raise ConfigError("GRIDINTAKE_TELEGRAM_TOKEN is not set: put the bot token from @BotFather there")
-        base = bot_base_url(base_url or config.get("telegram", "base_url"))
+        base = bot_base_url(base_url or runtime.settings.channels.telegram_base_url)
         return cls(token, base, base_file_url or file_base_url(base))
 
 
@@ -134,7 +134,9 @@ def attachment_of(message: Message) -> Attached | None:
 
 
 def reply_language(reply: Reply) -> str:
-    return normalize_language(guess_language(reply.text) or "zh")
+    """The resident's language as the engine knew it (a reply quoting a Chinese place name to an
+    English resident is still English), else guessed from the words."""
+    return normalize_language(reply.language or guess_language(reply.text) or "zh")
 
 
 def render(reply: Reply, keyboard_shown: bool) -> list[tuple[str, Any]]:
@@ -282,7 +284,7 @@ def application_builder(settings: TelegramSettings) -> ApplicationBuilder:
 
 def build_application(runtime: Any, builder: ApplicationBuilder | None = None) -> Application:
     """The bot's Application, for polling and for webhook mode alike."""
-    builder = builder or application_builder(TelegramSettings.from_config(runtime.config))
+    builder = builder or application_builder(TelegramSettings.from_runtime(runtime))
     app = (builder.rate_limiter(AIORateLimiter(max_retries=2)).post_init(setup_bot)
            .concurrent_updates(CONCURRENT_UPDATES).build())
     TelegramChannel(runtime).install(app)

@@ -153,12 +153,12 @@ _clients: dict[tuple[str, str], BotApi] = {}
 _clients_lock = threading.Lock()
 
 
-def api_for(config: Any) -> BotApi:
+def api_for(runtime: Any) -> BotApi:
     """One client (and pacer) per token and server, shared by every send in this process."""
-    token = config.secret("TELEGRAM_TOKEN")
+    token = runtime.config.secret("TELEGRAM_TOKEN")
     if not token:
         raise RetryableError("GRIDINTAKE_TELEGRAM_TOKEN is not set")
-    base = bot_base_url(config.get("telegram", "base_url"))
+    base = bot_base_url(runtime.settings.channels.telegram_base_url)
     with _clients_lock:
         if (token, base) not in _clients:
             _clients[token, base] = BotApi(token, base)
@@ -175,7 +175,7 @@ def send_outbox(runtime: Any, row: Any) -> dict[str, Any]:
     if choices:
         params["reply_markup"] = inline_keyboard(choices)
     try:
-        message = api_for(runtime.config).send_message(str(row.target), params)
+        message = api_for(runtime).send_message(str(row.target), params)
     except ApiError as error:
         raise classify_failure(error) from None
     except httpx.HTTPError as error:

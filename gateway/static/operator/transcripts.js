@@ -10,7 +10,26 @@ let placeEdited = false;
 let labelEdited = false;
 
 tokenBox.value = sessionStorage.getItem("gridintake-token") || "";
-if (!$("call_id").value) $("call_id").value = "web-" + Date.now().toString(36);
+
+// Every call starts blank: nothing of the previous caller (phone, consent, corrections) is kept;
+// the operator's token and number stay.
+function newCall() {
+  clearTimeout(previewTimer);
+  previewSeq++;
+  placeEdited = false;
+  labelEdited = false;
+  for (const id of ["transcript", "place", "caller_phone"]) $(id).value = "";
+  $("consent_sms").checked = false;
+  $("label").replaceChildren();
+  for (const id of ["confidence", "grid", "area", "matched", "phones", "citizen_text"]) {
+    $(id).replaceChildren("—");
+  }
+  $("urgent").hidden = true;
+  $("busy").hidden = true;
+  $("submit").disabled = true;
+  showError("");
+  $("call_id").value = "web-" + Date.now().toString(36);
+}
 
 async function api(path, body) {
   const headers = { Authorization: "Bearer " + tokenBox.value.trim() };
@@ -119,15 +138,16 @@ async function submit() {
   };
   try {
     const data = await api("/api/v1/transcripts", body);
-    showError("");
     const sms = data.sms_queued ? "，已短信告知来电人" : "";
-    const again = data.result === "duplicate" ? "（此通话已立案）" : "";
-    $("result").textContent = `案件号 ${data.number}${again}${sms}`;
-    $("result").dataset.number = data.number;
+    const again = data.result === "duplicate" ? "（此通话已处理）" : "";
+    $("result").textContent = data.number
+      ? `案件号 ${data.number}${again}${sms}`
+      : `不属于城市管理，已记录为转介${again}：${data.referral}${sms}`;
+    $("result").dataset.number = data.number || "";
     $("result").hidden = false;
+    newCall();
   } catch (err) {
     showError(err.message);
-  } finally {
     $("submit").disabled = false;
   }
 }
@@ -137,7 +157,9 @@ tokenBox.addEventListener("change", () => {
   categories = [];
   schedulePreview();
 });
-$("transcript").addEventListener("input", schedulePreview);
+$("transcript").addEventListener("input", () => { $("result").hidden = true; schedulePreview(); });
 $("place").addEventListener("input", () => { placeEdited = true; schedulePreview(); });
 $("label").addEventListener("change", () => { labelEdited = true; });
 $("submit").addEventListener("click", submit);
+$("new_call").addEventListener("click", () => { $("result").hidden = true; newCall(); });
+newCall();

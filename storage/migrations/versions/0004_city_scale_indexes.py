@@ -1,8 +1,8 @@
 """city scale: the indexes a million cases need (issue 21), and `case.corrected` so that the
 review queue needs no look inside the evidence JSON
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003_worker_heartbeat
 Create Date: 2026-12-05 07:10:00
 """
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from alembic import op
 OPEN_DUE = ("due_at IS NOT NULL AND overdue = false AND duplicate_of_id IS NULL"
             " AND status NOT IN ('closed', 'rejected')")
 IN_REVIEW = "needs_review = true OR (corrected = true AND label_before_review IS NULL)"
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003_worker_heartbeat'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,22 @@
+"""Staff accounts as credentials: the one place that says which API token is still good."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import User, token_hash
+
+STAFF_ROLES = ("admin", "operator")
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, else None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def staff_by_token(session: Session, token: str) -> User | None:
+    """The operator or administrator whose API token this is, if the account may still act."""
+    user = session.scalar(select(User).where(User.api_token_hash == token_hash(token)))
+    return user if user is not None and user.role in STAFF_ROLES else None
