@@ -7,6 +7,7 @@ from flask import Flask, jsonify
 from bot.handlers.hotline import routes as hotline_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
+from bot.handlers.wechat import routes as wechat_routes
 from gateway import admin, case_api, media, metrics, status_api
 from gateway.runtime import Runtime
 from storage import heartbeats
@@ -44,5 +45,5 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 # Every route the gateway serves: the case and status APIs, each channel's webhooks and pages,
 # the admin pages, the case photos and /metrics. A blueprint not listed here is not served.
-BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp, hotline_routes.bp,
-              admin.bp, media.bp, metrics.bp)
+BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp, wechat_routes.bp,
+              hotline_routes.bp, admin.bp, media.bp, metrics.bp)

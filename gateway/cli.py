@@ -10,6 +10,7 @@ from pathlib import Path
 import geo.commands
 import nlp.commands
 from bot.handlers.telegram import cli as telegram_cli
+from bot.handlers.wechat import cli as wechat_cli
 from gateway import commands_admin, commands_channels, commands_forwarding
 from gateway.cli_output import CommandError, emit
 from gateway.cli_output import runtime as _runtime
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands_channels.register(sub)
     commands_admin.register(sub)
     telegram_cli.register(sub, _runtime)
+    wechat_cli.register(sub, _runtime)
     return parser
 
 

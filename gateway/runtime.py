@@ -16,6 +16,9 @@ from bot.handlers.sms.outbound import send_generic, send_twilio
 from bot.handlers.sms.rules import GENERIC, TWILIO
 from bot.handlers.telegram.outbound import CHANNEL as TELEGRAM
 from bot.handlers.telegram.outbound import send_outbox as send_telegram
+from bot.handlers.wechat import outbound as wechat_outbound
+from bot.handlers.wechat.client import CityClient, make_client
+from bot.handlers.wechat.incoming import CHANNEL as WECHAT
 from cases.filing import Intake
 from cases.outbox import Sender
 from categories import CategoryTree, load_tree
@@ -116,7 +119,13 @@ class Runtime:
     def senders(self) -> dict[str, Sender]:
         """Each channel's outbound sender by outbox sink, listed here (nothing registers itself
         on import); the worker asks the platform sinks first."""
-        return {TELEGRAM: send_telegram, TWILIO: send_twilio, GENERIC: send_generic}
+        return {TELEGRAM: send_telegram, TWILIO: send_twilio, GENERIC: send_generic,
+                WECHAT: wechat_outbound.send}
+
+    @cached_property
+    def wechat(self) -> CityClient:
+        """The Official Account's API client (ConfigError until its app id and secret are set)."""
+        return make_client(self)
 
     @cached_property
     def engine(self) -> Engine:

@@ -37,6 +37,10 @@ SECRETS = (
     "OPEN311_API_KEY",
     "BAIDU_AK",
     "SECRET_KEY",
+    "WECHAT_TOKEN",
+    "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET",
+    "WECHAT_AES_KEY",
 )
 
 

@@ -101,6 +101,34 @@ class LimitSettings:
         return cls(config.get("limits", "per_sender"), config.get("limits", "storage_uri"))
 
 
+@dataclass(frozen=True)
+class WeChatSettings:
+    """The Official Account (`[wechat]`); its token, app id, app secret and AES key stay in the
+    environment and are read where the channel needs them."""
+
+    api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    reply_within_s: float = 4.0
+    token_storage: str = ""
+    service_window_hours: float = 48
+    template_id: str = ""
+    template_fields: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: Config) -> WeChatSettings:
+        get = config.get
+        reply_within_s = float(get("wechat", "reply_within_s", 4.0))
+        if not 0 < reply_within_s < 5:
+            raise ValueError(f"[wechat] reply_within_s = {reply_within_s}: WeChat waits 5 s at most")
+        return cls(
+            api_base=(get("wechat", "api_base") or cls.api_base).rstrip("/") + "/",
+            reply_within_s=reply_within_s,
+            token_storage=get("wechat", "token_storage") or "",
+            service_window_hours=float(get("wechat", "service_window_hours", 48)),
+            template_id=get("wechat", "template_id") or "",
+            template_fields=dict(get("wechat", "template_fields") or {}),
+        )
+
+
 @dataclass
 class WorkerSettings:
     """The outbox worker (`[forwarding]`); checked when a worker is made, not at start-up."""
@@ -193,12 +221,18 @@ class ChannelSettings:
     telegram_base_url: str = ""
     twilio_api_base: str = ""
     generic_outbound_url: str = ""
+    media_hosts: tuple[str, ...] = ("api.twilio.com", "*.twiliocdn.com",
+                                    "s3-external-1.amazonaws.com")
+    media_deadline_s: float = 15.0
 
     @classmethod
     def from_config(cls, config: Config) -> ChannelSettings:
+        hosts = str(config.get("sms", "media_hosts") or "")
         return cls(config.get("telegram", "base_url") or "",
                    config.get("sms", "twilio_api_base") or "",
-                   config.get("sms", "generic_outbound_url") or "")
+                   config.get("sms", "generic_outbound_url") or "",
+                   tuple(h.strip() for h in hosts.split(",") if h.strip()),
+                   float(config.get("sms", "media_deadline_s", 15)))
 
 
 @dataclass(frozen=True)
@@ -228,6 +262,7 @@ class Settings:
     geo: GeoSettings = field(default_factory=GeoSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
@@ -239,4 +274,5 @@ class Settings:
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
+                   wechat=WeChatSettings.from_config(config),
                    metrics=MetricsSettings.from_config(config))

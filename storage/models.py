@@ -364,3 +364,15 @@ class WorkerHeartbeat(Base):
     state: Mapped[str] = mapped_column(String(20))  # running | recovered | stopped
     last_error: Mapped[str | None] = mapped_column(Text)  # the last fault it survived, and when
     delivered: Mapped[int] = mapped_column(Integer, default=0)  # rows delivered since it started
+
+
+class ChannelToken(Base):
+    """A channel's short-lived API credential (the WeChat access_token), shared by every process
+    so that one of them refreshes it and the others use it."""
+
+    __tablename__ = "channel_token"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refreshes: Mapped[int] = mapped_column(Integer, default=0)

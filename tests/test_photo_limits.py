@@ -52,7 +52,8 @@ def test_the_bomb_over_mms_is_refused_before_decoding_and_the_report_goes_on(tmp
     media = local_server(lambda seen: (200, {"Content-Type": "image/png"}, bomb))
     runtime = make_runtime(tmp_path / "var", GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
                            GRIDINTAKE_TWILIO_ACCOUNT_SID=ACCOUNT,
-                           GRIDINTAKE_TWILIO_API_BASE=media.url)
+                           GRIDINTAKE_TWILIO_API_BASE=media.url,
+                           GRIDINTAKE_SMS_MEDIA_HOSTS="127.0.0.1")
     runtime.classify("热身")  # load the classifier before measuring
     with live_gateway(runtime) as base:
         url = f"{base}/sms/twilio"

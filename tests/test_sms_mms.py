@@ -39,7 +39,8 @@ def media_store(local_server, data: bytes, mime: str = "image/jpeg"):
 def client_for(tmp_path, server, **env):
     runtime = make_runtime(tmp_path / "var", GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
                            GRIDINTAKE_TWILIO_ACCOUNT_SID=ACCOUNT,
-                           GRIDINTAKE_TWILIO_API_BASE=server.url, **env)
+                           GRIDINTAKE_TWILIO_API_BASE=server.url,
+                           GRIDINTAKE_SMS_MEDIA_HOSTS="127.0.0.1", **env)
     return runtime, create_app(runtime).test_client()
 
 
@@ -72,7 +73,8 @@ def test_mms_photo_is_fetched_with_credentials_and_attached(tmp_path, local_serv
 def test_credentials_are_not_sent_to_other_hosts(tmp_path, local_server):
     server = media_store(local_server, jpeg())
     runtime = make_runtime(tmp_path / "var", GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
-                           GRIDINTAKE_TWILIO_ACCOUNT_SID=ACCOUNT)  # API base: api.twilio.com
+                           GRIDINTAKE_TWILIO_ACCOUNT_SID=ACCOUNT,  # API base: api.twilio.com
+                           GRIDINTAKE_SMS_MEDIA_HOSTS="127.0.0.1")
     reply = post_mms(create_app(runtime).test_client(), server)
     assert server.requests[0].headers.get("Authorization") is None
     assert "照片无法读取" in reply

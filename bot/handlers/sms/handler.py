@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
 from sqlalchemy import or_, select
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -39,6 +38,7 @@ from bot.handlers.sms.rules import (
     twilio_api_base,
 )
 from bot.i18n import guess_language, normalize_language, t
+from bot.safe_fetch import FetchError, FetchPolicy, fetch
 from bot.types import Inbound, Outcome, Photo, Reply
 from cases import reporters
 from storage.db import transaction
@@ -134,37 +134,16 @@ def reporter_language(runtime, channel: str, sender: str, text: str | None) -> s
 
 # ---- Twilio inbound ------------------------------------------------------------------------
 
-class MediaError(Exception):
-    """The media could not be fetched within the limits."""
-
-
-def fetch_media(url: str, *, auth: tuple[str, str] | None, max_bytes: int,
-                timeout: float = 10.0) -> bytes:
-    """Stream the media, stopping as soon as it passes the size limit."""
-    try:
-        with httpx.stream("GET", url, auth=auth, timeout=timeout, follow_redirects=True) as resp:
-            if resp.status_code != 200:
-                raise MediaError(f"HTTP {resp.status_code}")
-            declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise MediaError(f"{declared} bytes is over the {max_bytes}-byte limit")
-            data = bytearray()
-            for chunk in resp.iter_bytes():
-                data += chunk
-                if len(data) > max_bytes:
-                    raise MediaError(f"over the {max_bytes}-byte limit")
-            return bytes(data)
-    except httpx.HTTPError as exc:
-        raise MediaError(f"{type(exc).__name__}: {exc}") from None
-
-
 def _first_image(runtime, form: dict[str, str]) -> tuple[Photo | None, list[dict[str, Any]]]:
-    """The first image among MediaUrlN; credentials go only to the Twilio API host."""
-    config = runtime.config
+    """The first image among MediaUrlN, fetched under the media policy (bot/safe_fetch.py);
+    credentials go only to the Twilio API host. A refused fetch keeps the message, without
+    the photo (the resident hears the photo could not be read)."""
+    config, channels = runtime.config, runtime.settings.channels
     count = int(form.get("NumMedia") or 0) if (form.get("NumMedia") or "0").isdigit() else 0
-    api_host = urlparse(twilio_api_base(runtime.settings.channels)).netloc
+    api_host = urlparse(twilio_api_base(channels)).netloc
     sid, token = config.secret("TWILIO_ACCOUNT_SID"), config.secret("TWILIO_AUTH_TOKEN")
-    max_bytes = runtime.settings.bot.max_photo_bytes
+    policy = FetchPolicy(channels.media_hosts, runtime.settings.bot.max_photo_bytes,
+                         channels.media_deadline_s)
     notes, photo = [], None
     for i in range(min(count, 10)):
         url, mime = form.get(f"MediaUrl{i}"), form.get(f"MediaContentType{i}", "")
@@ -175,11 +154,11 @@ def _first_image(runtime, form: dict[str, str]) -> tuple[Photo | None, list[dict
         if photo is not None or not mime.startswith("image/"):
             note["status"] = "skipped"
             continue
-        auth = (sid, token) if sid and token and urlparse(url).netloc == api_host else None
         try:
-            data = fetch_media(url, auth=auth, max_bytes=max_bytes)
+            data = fetch(url, policy, auth=(sid, token) if sid and token else None,
+                         auth_host=api_host)
             note.update(status="fetched", size=len(data))
-        except MediaError as exc:
+        except FetchError as exc:
             log.warning("MMS media %s not fetched: %s", url, exc)
             note["status"], data = f"error: {exc}", b""
         photo = Photo(data, mime, source_id=url)
