@@ -15,19 +15,22 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Command, normalize_case_number, parse_command
 from bot.i18n import guess_language, normalize_language, status_name, t
 from bot.inbox import Inbox, Refusal, inbound_from_row
-from bot.intents import asks_progress, is_greeting, mentions_own_report
+from bot.intents import asks_progress, is_greeting, mentions_own_report, says_not_fixed
+from bot.media import keep_photo
 from bot.metrics import CONFIDENCE, DECISIONS, INBOUND
-from bot.photos import BadPhoto, store_photo
+from bot.photos import BadPhoto
 from bot.types import Choice, Inbound, Outcome, Reply
 from cases import reporters
 from cases.filing import CITY_TZ, Intake
+from cases.notices import shorten
 from cases.relabel import relabel
+from cases.status import apply_status, reopen_window_open
 from categories import NONE_LABEL
 from geo.types import GeoResult, geo_result_from_json, geo_result_to_slots
 from nlp.types import Classification, classification_from_json
@@ -35,10 +38,12 @@ from settings.typed import BotSettings
 from storage import turns
 from storage.conversations import ConversationState
 from storage.db import transaction
+from storage.media import LocalStore, MediaStore
 from storage.models import (
     Attachment,
     Case,
     CaseEvent,
+    CaseFollower,
     InboundMessage,
     Reporter,
     utcnow,
@@ -56,6 +61,7 @@ PENDING = frozenset({DialogState.CHOOSE, DialogState.AWAIT_PLACE, DialogState.CO
                      DialogState.CONFIRM, DialogState.DESCRIBED})
 PLACE_STATES = frozenset({DialogState.AWAIT_PLACE, DialogState.CONFIRM_PLACE})
 RatingListener = Callable[[Session, Case], None]
+ReopenListener = Callable[[Session, Case, CaseEvent], None]
 # (session, reporter, inbound id, replies) for a message processed by a retry
 RetryListener = Callable[[Session, Reporter, int, list[Reply]], None]
 RetryHook = Callable[[int, Inbound], Outcome | None]
@@ -112,13 +118,16 @@ class Engine:
         intake: Intake,
         settings: BotSettings,
         data_dir: Path,
+        media: MediaStore | None = None,
     ) -> None:
         self.factory = factory
         self.intake = intake
         self.settings = settings
-        self.inbox = Inbox(factory, data_dir / "inbox")
+        self.media = media or LocalStore(data_dir)  # shared by every host unless local
+        self.inbox = Inbox(factory, self.media)
         self.photo_dir = data_dir / "photos"
         self.rating_listeners: list[RatingListener] = []
+        self.reopen_listeners: list[ReopenListener] = []  # a resident's "not fixed" to the platform
         # Run in the transaction of a retried message: its replies have not reached the resident
         # (the webhook answer was lost with the crash), so someone must send them.
         self.retry_listeners: list[RetryListener] = []
@@ -167,7 +176,7 @@ class Engine:
                 .where(InboundMessage.received_at < cutoff)
                 .order_by(InboundMessage.id)
             ).all()
-            pending = [(row.id, inbound_from_row(row)) for row in rows]
+            pending = [(row.id, inbound_from_row(row, self.media)) for row in rows]
         outcomes = []
         for row_id, inbound in pending:
             hook = self.retry_hooks.get(inbound.channel)
@@ -262,6 +271,8 @@ class Engine:
         new problem, which replaces it)."""
         state = turn.conv.state
         pending = state in PENDING
+        if says_not_fixed(text) and self._reopen(turn, text):
+            return True
         if is_greeting(text):
             if pending:
                 self._reprompt(turn)
@@ -321,9 +332,34 @@ class Engine:
         elif state == DialogState.CONFIRM and "place" in slots:
             self._ask_confirmation(turn)
         elif state == DialogState.RATING and slots.get("case"):
-            turn.say("rate_request", number=slots["case"])
+            turn.say("rate_request", number=slots["case"], note="", photo="")
         else:
             turn.say("ask_problem")
+
+    def _reopen(self, turn: Turn, text: str) -> bool:
+        """"没修好" after a closure: the case being rated, else the latest closed one the resident
+        reported or follows, is reopened with their words as the reason (within the window)."""
+        number = turn.slots.get("case") if turn.conv.state == DialogState.RATING else None
+        mine = or_(Case.reporter_id == turn.reporter.id, Case.id.in_(
+            select(CaseFollower.case_id).where(CaseFollower.reporter_id == turn.reporter.id)))
+        query = (select(Case).where(Case.number == number) if number else
+                 select(Case).where(mine, Case.status == CaseStatus.CLOSED)
+                 .order_by(Case.closed_at.desc()).limit(1))
+        case = turn.session.scalar(query)
+        if case is None or case.status != CaseStatus.CLOSED:
+            return False
+        days = self.settings.reopen_days
+        if not reopen_window_open(case, days):
+            turn.say("reopen_too_late", number=case.number, days=days)
+            return True
+        event = apply_status(turn.session, case, CaseStatus.REOPENED, note=text, actor="resident",
+                             told=turn.reporter.id)
+        for listener in self.reopen_listeners:
+            listener(turn.session, case, event)
+        if turn.conv.state == DialogState.RATING:
+            turn.reset()
+        turn.say("reopened", number=case.number, reason=shorten(text, 40))
+        return True
 
     def _status_question(self, turn: Turn, text: str) -> bool:
         """A case number with a question, or "我报的路灯修好了吗？": answered from the resident's
@@ -388,11 +424,12 @@ class Engine:
 
     def _case_words(self, case: Case, lang: str) -> dict[str, str]:
         category = self.intake.tree().get(case.label)
+        progress = case.duplicate_of or case  # a merged duplicate moves with its original
         return {
             "number": case.number,
             "category": category.name(lang) if category else case.label,
-            "status": status_name(case.status, lang),
-            "updated": f"{case.updated_at.astimezone(CITY_TZ):%m-%d %H:%M}",
+            "status": status_name(progress.status, lang),
+            "updated": f"{progress.updated_at.astimezone(CITY_TZ):%m-%d %H:%M}",
         }
 
     def _my_cases(self, turn: Turn) -> None:
@@ -415,7 +452,8 @@ class Engine:
 
     def _photo(self, turn: Turn, inbound: Inbound, inbound_id: int) -> bool:
         try:
-            stored = store_photo(inbound.photo.data, self.photo_dir, self.settings.max_photo_bytes)
+            stored = keep_photo(self.media, inbound.photo.data, self.photo_dir,
+                                self.settings.max_photo_bytes)
         except BadPhoto:
             turn.say("bad_photo", mb=self.settings.max_photo_mb)
             return False

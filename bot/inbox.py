@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from bot.i18n import t
 from bot.types import Inbound, Photo, Reply
 from storage import turns
 from storage.db import autocommit_twin, transaction
+from storage.media import MediaStore
 from storage.models import InboundMessage, utcnow
 from storage.states import ANSWERED, InboundStatus
 
@@ -37,13 +37,13 @@ class Recorded:
     previous_replies: list[Reply] | None  # set when this key was already processed
 
 
-def envelope(inbound: Inbound, photo_path: str | None) -> dict[str, Any]:
+def envelope(inbound: Inbound, photo_key: str | None) -> dict[str, Any]:
     """What is needed to process the message again later, plus the raw payload untouched."""
     return {
         "raw": inbound.payload,
         "text": inbound.text,
         "location": list(inbound.location) if inbound.location else None,
-        "photo_path": photo_path,
+        "photo_key": photo_key,
         "photo_mime": inbound.photo.declared_mime if inbound.photo else None,
         "phone": inbound.phone,
         "language": inbound.language,
@@ -51,11 +51,12 @@ def envelope(inbound: Inbound, photo_path: str | None) -> dict[str, Any]:
     }
 
 
-def inbound_from_row(row: InboundMessage) -> Inbound:
+def inbound_from_row(row: InboundMessage, media: MediaStore) -> Inbound:
+    """The message as it came in, its photo read back from the media store (any host's)."""
     env = row.payload or {}
     photo = None
-    if env.get("photo_path"):
-        photo = Photo(Path(env["photo_path"]).read_bytes(), env.get("photo_mime"))
+    if env.get("photo_key"):
+        photo = Photo(media.get(env["photo_key"]) or b"", env.get("photo_mime"))
     location = env.get("location")
     return Inbound(
         channel=row.channel, sender=row.sender, key=row.idempotency_key, text=env.get("text"),
@@ -66,20 +67,18 @@ def inbound_from_row(row: InboundMessage) -> Inbound:
 
 
 class Inbox:
-    def __init__(self, factory: sessionmaker[Session], raw_dir: Path) -> None:
+    def __init__(self, factory: sessionmaker[Session], media: MediaStore) -> None:
         self.factory = factory
-        self.raw_dir = raw_dir
+        self.media = media
         self._writer = autocommit_twin(factory.kw["bind"])  # the insert commits itself
 
     def _keep_photo_bytes(self, photo: Photo) -> str:
-        digest = hashlib.sha256(photo.data).hexdigest()
-        self.raw_dir.mkdir(parents=True, exist_ok=True)
-        path = self.raw_dir / f"{digest}.bin"
-        if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(photo.data)
-            tmp.replace(path)
-        return str(path)
+        """Raw bytes in the shared store before the row that names them: a retry on any host
+        finds them."""
+        key = f"inbox/{hashlib.sha256(photo.data).hexdigest()}.bin"
+        if not self.media.exists(key):
+            self.media.put(key, photo.data)
+        return key
 
     def _existing(self, session: Session, inbound: Inbound) -> InboundMessage | None:
         return session.scalar(
@@ -93,10 +92,10 @@ class Inbox:
         """Commit the raw message (its own transaction), or find the earlier copy of a replay.
         Insert first: a replay is rare, so the unique key finds it instead of a lookup per message.
         A refused message (over the rate limit) is kept already answered, so it is never retried."""
-        photo_path = self._keep_photo_bytes(inbound.photo) if inbound.photo else None
+        photo_key = self._keep_photo_bytes(inbound.photo) if inbound.photo else None
         values = {"channel": inbound.channel, "idempotency_key": inbound.key,
                   "sender": inbound.sender, "kind": inbound.kind, "text": inbound.text,
-                  "payload": envelope(inbound, photo_path)}
+                  "payload": envelope(inbound, photo_key)}
         if refusal is not None:
             values |= {"status": InboundStatus.REJECTED, "error": refusal.reason, "processed_at": utcnow(),
                        "replies": [r.to_json() for r in refusal.replies]}
@@ -106,6 +105,17 @@ class Inbox:
         except IntegrityError:  # the same key raced in from a concurrent retry
             with transaction(self.factory) as session:
                 return self._recorded(self._existing(session, inbound))
+
+    def keep_unparseable(self, channel: str, key: str, sender: str, raw: Any, error: str) -> None:
+        """Keep an update the channel's library cannot read, exactly as it came, so the updates
+        after it go on; a replay of the same update is ignored."""
+        values = {"channel": channel, "idempotency_key": key, "sender": sender, "kind": "update",
+                  "payload": {"raw": raw}, "status": InboundStatus.UNPARSEABLE, "error": error}
+        try:
+            with self._writer.connect() as conn:
+                turns.insert_inbound(conn, values)
+        except IntegrityError:
+            pass
 
     @staticmethod
     def _recorded(row: InboundMessage) -> Recorded:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bot.photos import BadPhoto, store_photo
+from bot.media import keep_photo
+from bot.photos import BadPhoto
 from cases import reporters
 from cases.relabel import relabel
 from cases.serialize import case_to_json
@@ -33,8 +34,8 @@ def file_report(runtime, *, text: str, lat: float | None = None, lon: float | No
     stored = None
     if photo is not None:
         try:
-            stored = store_photo(photo, runtime.config.data_dir / "photos",
-                                 runtime.settings.bot.max_photo_bytes)
+            stored = keep_photo(runtime.media, photo, runtime.config.data_dir / "photos",
+                                runtime.settings.bot.max_photo_bytes)
         except BadPhoto as exc:
             raise ValueError(f"the photo was not accepted: {exc}") from None
     with transaction(runtime.sessions) as session:

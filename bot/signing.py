@@ -31,7 +31,7 @@ def verify(secret: str, header: str | None, body: bytes, now: float | None = Non
         raise SignatureError(f"missing {HEADER} header")
     parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
     ts, given = parts.get("t", ""), parts.get("v1", "")
-    if not ts.isdigit() or not given:
+    if not (ts.isascii() and ts.isdigit() and len(ts) <= 12) or not given:
         raise SignatureError(f"malformed {HEADER} header: expected t=<unix>,v1=<hex>")
     now = time.time() if now is None else now
     if abs(now - int(ts)) > window_s:

@@ -13,6 +13,10 @@ from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
 from storage.states import DialogState
 
 RATING_CHOICES = [Choice(str(n), "★" * n) for n in range(1, 6)]
+# How long a notice with the platform's note may grow: two SMS segments (67 UCS-2 characters
+# each) on SMS, a few lines elsewhere; the note is shortened to what is left.
+ROOM = {"sms": 134, "generic_sms": 134}
+DEFAULT_ROOM = 600
 
 
 def resident_route(reporter: Reporter) -> tuple[str, str] | None:
@@ -60,9 +64,32 @@ def send_to(session: Session, reporter: Reporter, text: str, *, key: str,
                    case_id=case.id if case is not None else None)
 
 
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split()).rstrip("。.")
+    return text if len(text) <= limit else text[:max(limit - 1, 0)] + "…"
+
+
+def fitted(key: str, reporter: Reporter, *, note: str | None = None,
+           photo_url: str | None = None, **values) -> str:
+    """The catalog's ``key`` for this resident, with the platform's note (shortened to fit their
+    channel) and the after-photo link where the message has room for them."""
+    lang = reporter.language
+    photo = t("photo_words", lang, url=photo_url) if photo_url else ""
+    words = ""
+    if note and note.strip():
+        route = resident_route(reporter)
+        room = ROOM.get(route[0] if route else "", DEFAULT_ROOM)
+        left = room - len(t(key, lang, note="", photo=photo, **values)) - len(
+            t("note_words", lang, note=""))
+        if left >= 6:  # fewer characters than this say nothing
+            words = t("note_words", lang, note=shorten(note, left))
+    return t(key, lang, note=words, photo=photo, **values)
+
+
 def message(session: Session, case: Case, reporter: Reporter, *, key: str, dedupe: str,
-            choices: list[Choice] = (), **values) -> Outbox | None:
-    text = t(key, reporter.language, number=case.number, **values)
+            choices: list[Choice] = (), note: str | None = None, photo_url: str | None = None,
+            **values) -> Outbox | None:
+    text = fitted(key, reporter, note=note, photo_url=photo_url, number=case.number, **values)
     return send_to(session, reporter, text, key=f"{dedupe}:{reporter.id}", choices=choices,
                    case=case)
 
@@ -79,15 +106,19 @@ def late_replies(session: Session, reporter: Reporter, inbound_id: int,
 
 
 def notify_all(session: Session, case: Case, *, key: str, dedupe: str,
-               choices: list[Choice] = (), **values) -> list[Outbox]:
+               choices: list[Choice] = (), exclude: int | None = None, **values) -> list[Outbox]:
+    """Every resident behind the case (but ``exclude``, a reporter id, who was told already)."""
     rows = [message(session, case, r, key=key, dedupe=dedupe, choices=choices, **values)
-            for r in audience(session, case)]
+            for r in audience(session, case) if r.id != exclude]
     return [row for row in rows if row is not None]
 
 
-def ask_for_rating(session: Session, case: Case, dedupe: str) -> list[Outbox]:
-    """After closure: the rating question, and idle conversations wait for the 1–5 answer."""
-    rows = notify_all(session, case, key="rate_request", dedupe=dedupe, choices=RATING_CHOICES)
+def ask_for_rating(session: Session, case: Case, dedupe: str, *, note: str | None = None,
+                   photo_url: str | None = None) -> list[Outbox]:
+    """After closure: the notice (with the platform's note and after-photo) asking for a rating
+    or "not fixed", and idle conversations wait for the answer."""
+    rows = notify_all(session, case, key="rate_request", dedupe=dedupe, choices=RATING_CHOICES,
+                      note=note, photo_url=photo_url)
     for reporter in audience(session, case):
         if resident_route(reporter) is None:
             continue

@@ -15,7 +15,7 @@ from cases.open311 import request_fields
 from cases.outbox import enqueue
 from categories import NONE_LABEL, CategoryTree
 from settings.typed import PlatformSettings
-from storage.models import Case, Outbox
+from storage.models import Case, CaseEvent, Outbox
 from storage.states import OutboxStatus
 
 
@@ -87,6 +87,11 @@ class Platform:
             "not_satisfied": case.rating is not None
             and case.rating < self.settings.not_satisfied_below,
         })
+
+    def forward_reopen(self, session: Session, case: Case, event: CaseEvent) -> Outbox | None:
+        """The reopen listener: a resident's "not fixed", with their words, goes back."""
+        return self.notice(session, case, "reopened", key=f"{case.number}:{event.id}",
+                           data={"reason": event.note, "by": event.actor})
 
     def case_changed(self, session: Session, case: Case, key: str, reason: str) -> list[Outbox]:
         """The case changed after filing (e.g. relabelled). A creation row no worker has touched

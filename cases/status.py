@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from bot.i18n import status_name
@@ -53,7 +55,8 @@ def check_event(status: object, note: str | None, department: str | None) -> Cas
 
 def apply_status(session: Session, case: Case, status: str, *, note: str | None = None,
                  department: str | None = None, photo_url: str | None = None,
-                 actor: str = "platform") -> CaseEvent:
+                 actor: str = "platform", told: int | None = None) -> CaseEvent:
+    """Move the case on and tell its residents (but ``told``, a reporter id answered already)."""
     status = check_event(status, note, department)
     if status not in TRANSITIONS.get(case.status, set()):
         raise IllegalTransition(f"case {case.number} is {case.status}; it cannot become {status}")
@@ -70,19 +73,27 @@ def apply_status(session: Session, case: Case, status: str, *, note: str | None 
     session.flush()
     dedupe = f"notify:{event.id}"
     if status == S.CLOSED:
-        ask_for_rating(session, case, dedupe)
+        ask_for_rating(session, case, dedupe, note=note, photo_url=photo_url)
     elif status not in QUIET:
-        _tell_residents(session, case, status, note, department, dedupe)
+        _tell_residents(session, case, status, note, department, dedupe, told)
     return event
 
 
+def reopen_window_open(case: Case, days: int) -> bool:
+    """A closed case may be reopened by its residents for ``days`` after closure."""
+    return (case.status == S.CLOSED and case.closed_at is not None
+            and utcnow() - case.closed_at <= timedelta(days=days))
+
+
 def _tell_residents(session: Session, case: Case, status: str, note: str | None,
-                    department: str | None, dedupe: str) -> None:
+                    department: str | None, dedupe: str, told: int | None) -> None:
     if status == S.DISPATCHED:
-        notify_all(session, case, key="case_dispatched", dedupe=dedupe, department=department)
+        notify_all(session, case, key="case_dispatched", dedupe=dedupe, department=department,
+                   exclude=told)
     elif status == S.REJECTED:
-        notify_all(session, case, key="case_rejected", dedupe=dedupe, reason=(note or "")[:40])
+        notify_all(session, case, key="case_rejected", dedupe=dedupe, reason=(note or "")[:40],
+                   exclude=told)
     else:
         for_lang = {lang: status_name(status, lang) for lang in ("zh", "en")}
-        notify_all(session, case, key="case_progress", dedupe=dedupe,
+        notify_all(session, case, key="case_progress", dedupe=dedupe, note=note, exclude=told,
                    status_zh=for_lang["zh"], status_en=for_lang["en"])

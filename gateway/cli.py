@@ -103,6 +103,29 @@ def cmd_inbound_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inbound_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from storage.db import transaction
+    from storage.models import InboundMessage
+    from storage.states import InboundStatus
+
+    runtime = _runtime()
+    where = []
+    if args.failed:
+        where.append(InboundMessage.status.in_((InboundStatus.FAILED, InboundStatus.UNPARSEABLE)))
+    with transaction(runtime.sessions) as session:
+        total = session.scalar(select(func.count(InboundMessage.id)).where(*where))
+        rows = session.scalars(select(InboundMessage).where(*where)
+                               .order_by(InboundMessage.id.desc()).limit(args.limit))
+        emit({"total": total, "rows": [{
+            "id": row.id, "channel": row.channel, "key": row.idempotency_key, "sender": row.sender,
+            "status": row.status, "error": row.error, "text": row.text,
+            "received_at": row.received_at.isoformat(),
+        } for row in rows]})
+    return 0
+
+
 def _redact(url: str) -> str:
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
@@ -151,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     inbound = sub.add_parser("inbound", help="stored inbound messages").add_subparsers(
         dest="inbound_command", required=True)
+    p = _add(inbound, "list", cmd_inbound_list, "stored inbound messages, newest first, and a total")
+    p.add_argument("--failed", action="store_true",
+                   help="only messages that failed or could not be read (unparseable)")
+    p.add_argument("--limit", type=int, default=100)
     p = _add(inbound, "retry", cmd_inbound_retry, "process again messages left by a failure")
     p.add_argument("--older-than", type=float, default=60.0, help="seconds")
 

@@ -1,4 +1,4 @@
-"""CLI: ``users add|token`` for admin accounts and API tokens; ``categories export|import``;
+"""CLI: ``users add|token|disable|delete`` for admin accounts and API tokens; ``categories export|import``;
 ``model list|activate|rollback`` for the trained model every classifier uses."""
 
 from __future__ import annotations
@@ -45,6 +45,27 @@ def cmd_users_token(args: argparse.Namespace) -> int:
         token = issue_token(session, args.name, AUDIT_ACTOR)
     emit({"user": args.name, "token": token,
            "note": "shown once; send it as 'Authorization: Bearer <token>'"})
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from gateway.admin.users import disable_user
+    from storage.db import transaction
+
+    with transaction(_runtime().sessions) as session:
+        disable_user(session, args.name, AUDIT_ACTOR)
+    emit({"user": args.name, "disabled": True,
+          "note": "sessions and API token stop working now; `users add` resets the account"})
+    return 0
+
+
+def cmd_users_delete(args: argparse.Namespace) -> int:
+    from gateway.admin.users import delete_user
+    from storage.db import transaction
+
+    with transaction(_runtime().sessions) as session:
+        delete_user(session, args.name, AUDIT_ACTOR)
+    emit({"user": args.name, "deleted": True})
     return 0
 
 
@@ -125,6 +146,12 @@ def register(subparsers: Any) -> None:
     p = users.add_parser("token", help="issue an API bearer token for a user (replaces the old one)")
     p.add_argument("name")
     p.set_defaults(func=cmd_users_token)
+    p = users.add_parser("disable", help="end the user's sessions and refuse sign-in and API token now")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_disable)
+    p = users.add_parser("delete", help="remove the user (ends their sessions and API token now)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_delete)
 
     cats = subparsers.add_parser("categories", help="the category tree with keywords").add_subparsers(
         dest="categories_command", required=True)

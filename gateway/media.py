@@ -4,14 +4,16 @@ GRIDINTAKE_PUBLIC_URL (cases/media_links.py). Without a valid link only signed-i
 everyone else gets 403 before the store is even asked, so nothing tells whether a photo exists.
 
 Only photos attached to a case are served (a photo a resident sent but never filed stays
-private), and only files inside the photo store: the sha256 must be 64 hex digits and the stored
-path must resolve under `<data_dir>/photos`, so no request can name another file."""
+private), and only from the media store (storage/media.py), so any gateway serves a photo another
+one received: the sha256 must be 64 hex digits and the key is made from it and the shared copy's
+type (`photos/ab/<sha256>.jpg`), so no request can name another file."""
 
 from __future__ import annotations
 
+import io
 import re
 import time
-from pathlib import Path
+from pathlib import PurePath
 
 from flask import Blueprint, abort, current_app, g, request, send_file
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from sqlalchemy import select
 from cases.media_links import media_link_valid
 from gateway.admin.security import load_user
 from storage.db import transaction
+from storage.media import photo_key
 from storage.models import Attachment
 
 bp = Blueprint("media", __name__)
@@ -28,18 +31,17 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 SHARED_TYPES = {".png": "image/png", ".jpg": "image/jpeg"}
 
 
-def _shared_photo(digest: str) -> Path | None:
+def _shared_photo(digest: str) -> tuple[bytes, str] | None:
+    """The shared copy's bytes and type, when a case has this photo and the store has it."""
     runtime = current_app.config["RUNTIME"]
     with transaction(runtime.sessions) as session:
         stored = session.scalar(select(Attachment.path).where(
             Attachment.sha256 == digest, Attachment.case_id.is_not(None)).limit(1))
-    if stored is None:
+    suffix = PurePath(stored).suffix if stored else ""
+    if suffix not in SHARED_TYPES:
         return None
-    store = (runtime.config.data_dir / "photos").resolve()
-    path = Path(stored).resolve()
-    if not path.is_relative_to(store) or path.suffix not in SHARED_TYPES or not path.is_file():
-        return None
-    return path
+    data = runtime.media.get(photo_key(digest, suffix))
+    return None if data is None else (data, SHARED_TYPES[suffix])
 
 
 def _allowed(digest: str) -> bool:
@@ -57,10 +59,11 @@ def media(digest: str):
         abort(404)
     if not _allowed(digest):
         abort(403)
-    path = _shared_photo(digest)
-    if path is None:
+    photo = _shared_photo(digest)
+    if photo is None:
         abort(404)
-    response = send_file(path, mimetype=SHARED_TYPES[path.suffix], etag=True)
+    data, mime = photo
+    response = send_file(io.BytesIO(data), mimetype=mime, etag=digest, conditional=True)
     # Private: a shared cache must not hand a signed photo to someone without the link.
     expires = request.args.get("expires", "")
     left = int(expires) - int(time.time()) if expires.isdigit() else 0

@@ -22,11 +22,18 @@ from bot.handlers.wechat.incoming import CHANNEL as WECHAT
 from cases.filing import Intake
 from cases.outbox import Sender
 from categories import CategoryTree, load_tree
-from gateway.forwarding import case_listeners, rating_listeners, retry_listeners
+from gateway.forwarding import (
+    case_listeners,
+    rating_listeners,
+    reopen_listeners,
+    retry_listeners,
+)
+from gateway.model_store import local_copy
 from settings.config import Config, load_config
 from settings.typed import Settings
 from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
+from storage.media import MediaStore, open_store
 
 
 def local_secret(data_dir: Path) -> bytes:
@@ -68,6 +75,14 @@ class Runtime:
         return make_engine(self.config.database_url)
 
     @cached_property
+    def media(self) -> MediaStore:
+        """Photos, raw inbound media and exports, shared by every host unless kept locally."""
+        media = self.settings.media
+        return open_store(media.backend, data_dir=self.config.data_dir, engine=self.db,
+                          s3_bucket=media.s3_bucket, s3_endpoint_url=media.s3_endpoint_url,
+                          s3_region=media.s3_region, s3_prefix=media.s3_prefix)
+
+    @cached_property
     def sessions(self) -> sessionmaker[Session]:
         return make_session_factory(self.db)
 
@@ -85,8 +100,15 @@ class Runtime:
             return keyword_version(session)
 
     def _active_model(self) -> tuple[int, str | None]:
+        """The active model's version and this host's copy of it (unpacked from the media store
+        by name when another host trained it; None there: the shipped model)."""
         with transaction(self.sessions) as session:
-            return active_model(session)
+            version, directory = active_model(session)
+        if directory is None:
+            return version, None
+        name = Path(directory).name
+        local = local_copy(self, name)
+        return version, str(local) if local else directory
 
     @cached_property
     def classifiers(self):
@@ -129,8 +151,9 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir)
+        engine = Engine(self.sessions, self.intake, self.settings.bot, self.config.data_dir, self.media)
         engine.rating_listeners.extend(rating_listeners(self))
+        engine.reopen_listeners.extend(reopen_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
         engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))
         return engine

@@ -1,5 +1,11 @@
 """Status coming back from the city platform: `POST /api/v1/cases/<number>/events`, signed like
-our webhooks (GRIDINTAKE_PLATFORM_SECRET, 5-minute replay window). Any refusal changes nothing."""
+our webhooks (GRIDINTAKE_PLATFORM_SECRET, 5-minute replay window). Any refusal changes nothing.
+
+An event is bound to its case and idempotent: the body names the case (`"case"`, equal to the
+path's number, so a request signed for one case cannot change another) and carries the
+platform's own `"event_id"`; the same event_id again gets the first answer, without a second
+event or notice to the resident.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,11 @@ from cases.duplicates import unlink
 from cases.serialize import case_to_json, event_to_json
 from cases.status import BadEvent, IllegalTransition, apply_status
 from storage.db import transaction
-from storage.models import Case
+from storage.models import Case, PlatformEvent
 
 bp = Blueprint("status_api", __name__)
 MAX_FIELD_CHARS = 2000
+MAX_EVENT_ID_CHARS = 120
 
 
 class Refused(Exception):
@@ -39,14 +46,24 @@ def _check_signature(body: bytes) -> None:
         raise Refused(403, str(exc)) from None
 
 
-def _event_fields(body: bytes) -> dict[str, Any]:
+def _event_fields(body: bytes, number: str) -> dict[str, Any]:
     try:
         data = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise Refused(400, "body is not JSON") from None
     if not isinstance(data, dict) or "status" not in data:
         raise Refused(400, 'expected a JSON object with "status"')
-    unknown = set(data) - {"status", "note", "department", "photo_url"}
+    if not isinstance(data.get("case"), str):
+        raise Refused(400, 'missing "case": the case number the event is for, as in the path')
+    if data["case"] != number:
+        raise Refused(400, f'"case" is {data["case"][:40]!r} but the path is for {number}')
+    event_id = data.get("event_id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID_CHARS:
+        raise Refused(400, f'missing "event_id": the platform\'s own id for this event, a string '
+                           f'of 1 to {MAX_EVENT_ID_CHARS} characters')
+    if not isinstance(data["status"], str):
+        raise Refused(400, '"status" must be a string')
+    unknown = set(data) - {"case", "event_id", "status", "note", "department", "photo_url"}
     if unknown:
         raise Refused(400, f"unknown field(s): {', '.join(sorted(unknown))}")
     for key in ("note", "department", "photo_url"):
@@ -65,11 +82,16 @@ def case_event(number: str):
     body = request.get_data()
     try:
         _check_signature(body)
-        fields = _event_fields(body)
+        fields = _event_fields(body, number)
         with transaction(current_app.config["RUNTIME"].sessions) as session:
             case = session.scalar(select(Case).where(Case.number == number).with_for_update())
             if case is None:
                 raise Refused(404, f"no case {number}")
+            seen = session.get(PlatformEvent, fields["event_id"])
+            if seen is not None:  # sent again (a retry): the first answer, nothing changes
+                if seen.case_id != case.id:
+                    raise Refused(409, f"event_id {fields['event_id']!r} was used for another case")
+                return jsonify(seen.answer)
             try:
                 event = apply_status(session, case, fields["status"], note=fields.get("note"),
                                      department=fields.get("department"),
@@ -78,7 +100,9 @@ def case_event(number: str):
                 raise Refused(400, str(exc)) from None
             except IllegalTransition as exc:
                 raise Refused(409, str(exc)) from None
-            return jsonify(number=case.number, status=case.status, event=event_to_json(event))
+            answer = {"number": case.number, "status": case.status, "event": event_to_json(event)}
+            session.add(PlatformEvent(event_id=fields["event_id"], case_id=case.id, answer=answer))
+            return jsonify(answer)
     except Refused as exc:
         return _refusal(exc)
 

@@ -22,6 +22,7 @@ class BotSettings:
     idle_minutes: int = 30
     confirm_below: float = 0.55
     min_geo_confidence: float = 0.6
+    reopen_days: int = 7
 
     @property
     def max_photo_mb(self) -> int:
@@ -37,6 +38,7 @@ class BotSettings:
             idle_minutes=int(bot["conversation_idle_minutes"]),
             confirm_below=float(bot["confirm_below"]),
             min_geo_confidence=float(config.get("geocoding", "min_confidence")),
+            reopen_days=int(bot.get("reopen_days", 7)),
         )
 
 
@@ -236,6 +238,38 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    """Staff sign-in (`[admin]`): session lifetimes and failed-login limits."""
+
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    login_limit_per_account: str = "20/15 minutes"
+    login_limit_per_address: str = "5/5 minutes"
+
+    @classmethod
+    def from_config(cls, config: Config) -> AdminSettings:
+        get = config.get
+        return cls(int(get("admin", "session_idle_minutes", 60)),
+                   int(get("admin", "session_absolute_hours", 12)),
+                   str(get("admin", "login_limit_per_account", "20/15 minutes")),
+                   str(get("admin", "login_limit_per_address", "5/5 minutes")))
+
+
+@dataclass(frozen=True)
+class MediaSettings:
+    """Where photos, raw inbound media and exports are kept (`[media]`, storage/media.py):
+    empty backend = the database on PostgreSQL, the data directory otherwise."""
+
+    backend: str = ""
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MediaSettings:
+        return cls(*(str(config.get("media", key) or "") for key in
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
 class MetricsSettings:
     """Who may read /metrics, and where the processes of this host keep their counters."""
 
@@ -262,7 +296,9 @@ class Settings:
     geo: GeoSettings = field(default_factory=GeoSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
@@ -274,5 +310,7 @@ class Settings:
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
+                   admin=AdminSettings.from_config(config),
                    wechat=WeChatSettings.from_config(config),
+                   media=MediaSettings.from_config(config),
                    metrics=MetricsSettings.from_config(config))

@@ -19,4 +19,5 @@ def bearer_token(authorization: str | None) -> str | None:
 def staff_by_token(session: Session, token: str) -> User | None:
     """The operator or administrator whose API token this is, if the account may still act."""
     user = session.scalar(select(User).where(User.api_token_hash == token_hash(token)))
-    return user if user is not None and user.role in STAFF_ROLES else None
+    usable = user is not None and user.role in STAFF_ROLES and user.disabled_at is None
+    return user if usable else None

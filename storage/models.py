@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -110,7 +111,7 @@ class InboundMessage(Base):
     kind: Mapped[str] = mapped_column(String(20))  # text | photo | location | command | choice
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[Any] = mapped_column(JSONType)
-    # the six values and their order: storage.states.InboundStatus
+    # the values and their order: storage.states.InboundStatus
     status: Mapped[InboundStatus] = mapped_column(EnumText(InboundStatus, 12),
                                                   default=InboundStatus.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
@@ -337,6 +338,10 @@ class User(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every admin session carries the epoch it was signed in under; logout, a password reset
+    # or disabling the account bumps it, which ends all of that user's sessions at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditLog(Base):
@@ -376,3 +381,27 @@ class ChannelToken(Base):
     value: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refreshes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MediaBlob(Base):
+    """A stored file of the database media store (storage/media.py): photos, raw inbound media
+    and exports, shared by every host of a city on one PostgreSQL."""
+
+    __tablename__ = "media_blob"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlatformEvent(Base):
+    """A status event the platform sent, by the platform's own id, with the answer it got: the
+    same event sent again gets that answer, without a second event or notice."""
+
+    __tablename__ = "platform_event"
+
+    event_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    answer: Mapped[Any] = mapped_column(JSONType)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -33,7 +33,8 @@ class InboundStatus(StrEnum):
     Chat channels: received → processed | rejected (bad input or over the rate limit, answered)
     | failed (an error; `inbound retry` takes received and failed again). Hotline calls are
     filed, not chatted: received | held → processing (claimed) → processed | held (filing failed;
-    filed again when the call id comes again, never by the chat retry).
+    filed again when the call id comes again, never by the chat retry). An update the channel's
+    library cannot read is kept raw as unparseable (never processed; `inbound list --failed`).
     """
 
     RECEIVED = "received"
@@ -42,6 +43,7 @@ class InboundStatus(StrEnum):
     FAILED = "failed"
     PROCESSING = "processing"
     HELD = "held"
+    UNPARSEABLE = "unparseable"
 
 
 ANSWERED = (InboundStatus.PROCESSED, InboundStatus.REJECTED)  # a replay gets the stored replies

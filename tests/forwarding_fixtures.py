@@ -262,6 +262,17 @@ def signed_post(client: FlaskClient, path: str, data: Any, secret: str = PLATFOR
     return client.post(path, data=body, headers=headers)
 
 
+def post_event(client: FlaskClient, number: str, data: dict[str, Any], event_id: str | None = None,
+               **signing: Any):
+    """A signed status event for case `number`, bound to it and with an event id of its own
+    (a fresh one unless given)."""
+    body = {"case": number, "event_id": event_id or f"ev-{next(_event_ids)}", **data}
+    return signed_post(client, f"/api/v1/cases/{number}/events", body, **signing)
+
+
+_event_ids = itertools.count(1)
+
+
 def runtime_env(receiver: Receiver, **extra: str) -> dict[str, str]:
     return {
         "GRIDINTAKE_WEBHOOK_URL": receiver.url + "/hook",

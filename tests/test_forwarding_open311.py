@@ -77,7 +77,8 @@ def test_status_polling_matches_georeport_and_closes_the_case(o311):
                                                                ("closed", "open311")]
     assert case.events[-1].note == "已更换"
     o311.drain()
-    assert o311.residents.to("tg-311")[-1]["text"] == t("rate_request", "zh", number=number)
+    assert o311.residents.to("tg-311")[-1]["text"] == t(
+        "rate_request", "zh", number=number, photo="", note=t("note_words", "zh", note="已更换"))
 
 
 def test_tokens_are_resolved_to_request_ids(o311):

@@ -17,7 +17,7 @@ from gateway.forwarding import rating_listeners
 from settings.typed import BotSettings
 from storage.db import transaction
 from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
-from tests.forwarding_fixtures import runtime_env, signed_post
+from tests.forwarding_fixtures import post_event, runtime_env, signed_post
 
 
 @pytest.fixture
@@ -36,9 +36,8 @@ def test_progress_and_closure_reach_reporter_and_followers(fwd, api):
     duplicate = fwd.file("九州路口井盖坏了，很危险", lat=35.7472, channel="sms", sender="+8613900000001",
                          language="zh")
     assert fwd.case(duplicate).duplicate_of.number == original
-    path = f"/api/v1/cases/{original}/events"
-    signed_post(api, path, {"status": "dispatched", "department": "市政设施管理处"})
-    signed_post(api, path, {"status": "in_progress"})
+    post_event(api, original, {"status": "dispatched", "department": "市政设施管理处"})
+    post_event(api, original, {"status": "in_progress"})
     fwd.drain()
     en, zh = fwd.residents.to("tg-1"), fwd.residents.to("+8613900000001")
     assert [m["sink"] for m in en] == ["telegram", "telegram"]
@@ -48,12 +47,15 @@ def test_progress_and_closure_reach_reporter_and_followers(fwd, api):
     assert "in progress" in en[1]["text"] and "处置中" in zh[1]["text"]
     assert en[0]["language"] == "en" and zh[0]["language"] == "zh"
 
-    signed_post(api, path, {"status": "closed", "note": "已修复"})
+    post_event(api, original, {"status": "closed", "note": "已修复"})
     fwd.drain()
     rate = fwd.residents.to("tg-1")[-1]
-    assert rate["text"] == t("rate_request", "en", number=original)
+    # the platform's note travels with the closure, in the duplicate's reporter's notice too
+    assert rate["text"] == t("rate_request", "en", number=original, photo="",
+                             note=t("note_words", "en", note="已修复"))
     assert [c["key"] for c in rate["choices"]] == ["1", "2", "3", "4", "5"]
-    assert fwd.residents.to("+8613900000001")[-1]["text"] == t("rate_request", "zh", number=original)
+    assert fwd.residents.to("+8613900000001")[-1]["text"] == t(
+        "rate_request", "zh", number=original, photo="", note=t("note_words", "zh", note="已修复"))
     with transaction(fwd.runtime.sessions) as session:
         states = {c.reporter_id: (c.state, c.slots) for c in session.scalars(select(Conversation))}
     assert sorted(states.values(), key=str) == [("rating", {"case": original})] * 2

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.photos import store_photo
+from bot.media import keep_photo
 from cases.media_links import media_signature
 from gateway.admin.users import set_user
 from storage.db import transaction
@@ -44,7 +44,7 @@ def media(tmp_path, database_url, receiver):
 
 
 def _photo(env, data: bytes) -> Attachment:
-    stored = store_photo(data, env.runtime.config.data_dir / "photos", 10 * 1024 * 1024)
+    stored = keep_photo(env.runtime.media, data, env.runtime.config.data_dir / "photos", 10 * 1024 * 1024)
     with transaction(env.runtime.sessions) as session:
         attachment = Attachment(path=str(stored.shared_path), sha256=stored.sha256,
                                 mime=stored.mime, size=stored.size)

@@ -14,7 +14,8 @@ from tests.support.sms import ACCOUNT, TOKEN
 def scenario_runtime(tmp_path, database_url):
     rt = make_runtime(tmp_path / "var", database_url, GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
                       GRIDINTAKE_TWILIO_ACCOUNT_SID=ACCOUNT,
-                      GRIDINTAKE_TWILIO_FROM="+14155550100")
+                      GRIDINTAKE_TWILIO_FROM="+14155550100",
+                      GRIDINTAKE_PLATFORM_SECRET="scenario-platform-secret")
     yield rt
     rt.db.dispose()
 

@@ -19,7 +19,7 @@ from gateway.forwarding.worker import Worker
 from storage.db import transaction
 from storage.models import Case
 from tests.conftest import make_runtime
-from tests.forwarding_fixtures import WEBHOOK_SECRET, runtime_env, signed_post
+from tests.forwarding_fixtures import WEBHOOK_SECRET, post_event, runtime_env
 from tests.support.sms import ACCOUNT, TOKEN, Texter, twilio_api
 from tests.support.telegram import NUMBER, report
 
@@ -77,10 +77,9 @@ def test_status_loop_from_telegram_and_sms_to_the_platform_and_back(tg, resident
 
         # The platform reports progress and closure for both.
         for number in (tg_number, sms_number):
-            assert signed_post(api, f"/api/v1/cases/{number}/events",
-                               {"status": "dispatched", "department": "市路灯管理所"}).status_code == 200
-            assert signed_post(api, f"/api/v1/cases/{number}/events",
-                               {"status": "closed", "note": "已更换灯泡"}).status_code == 200
+            assert post_event(api, number,
+                              {"status": "dispatched", "department": "市路灯管理所"}).status_code == 200
+            assert post_event(api, number, {"status": "closed", "note": "已更换灯泡"}).status_code == 200
         worker.run_once()
 
         progress = resident.wait_reply()

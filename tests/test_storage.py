@@ -14,6 +14,7 @@ from bot.types import Inbound, Photo, Reply
 from cases.filing import case_number
 from storage.catalog import bump_counter, effective_tree, keyword_version, save_override
 from storage.db import make_engine, make_session_factory, transaction
+from storage.media import LocalStore
 from storage.migrate import downgrade, upgrade
 from storage.models import Case, CaseEvent, InboundMessage, Reporter
 
@@ -53,7 +54,7 @@ def test_inbound_idempotency_key_is_unique_per_channel(sessions):
 
 
 def test_inbox_stores_raw_message_before_processing_and_recognises_replays(sessions, tmp_path):
-    inbox = Inbox(sessions, tmp_path / "inbox")
+    inbox = Inbox(sessions, LocalStore(tmp_path))
     message = Inbound("sms", "+8613800000001", "SMabc", text="井盖坏了",
                       payload={"Body": "井盖坏了", "MessageSid": "SMabc"})
     first = inbox.record(message)
@@ -70,12 +71,12 @@ def test_inbox_stores_raw_message_before_processing_and_recognises_replays(sessi
 
 
 def test_inbox_keeps_photo_bytes_so_a_failed_message_can_be_rebuilt(sessions, tmp_path):
-    inbox = Inbox(sessions, tmp_path / "inbox")
+    inbox = Inbox(sessions, LocalStore(tmp_path))
     message = Inbound("telegram", "7", "u1", photo=Photo(b"\xff\xd8 not really", "image/jpeg"),
                       location=(35.75, 114.29))
     recorded = inbox.record(message)
     with transaction(sessions) as s:
-        rebuilt = inbound_from_row(s.get(InboundMessage, recorded.id))
+        rebuilt = inbound_from_row(s.get(InboundMessage, recorded.id), inbox.media)
     assert rebuilt.photo.data == b"\xff\xd8 not really"
     assert rebuilt.location == (35.75, 114.29)
     assert rebuilt.kind == "photo"

@@ -23,7 +23,9 @@ def _secure_sessions(state) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=public_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        # The cookie's own expiry; the server ends sessions sooner (admin.security.load_user).
+        PERMANENT_SESSION_LIFETIME=timedelta(
+            hours=app.config["RUNTIME"].settings.admin.session_absolute_hours),
     )
 
 

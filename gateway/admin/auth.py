@@ -15,7 +15,7 @@ from gateway.admin.security import (
     runtime,
     sign_in,
 )
-from gateway.admin.users import authenticate
+from gateway.admin.users import authenticate, end_sessions
 from storage.db import transaction
 
 
@@ -67,6 +67,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Ends every session of this user, not only this browser's (a copied cookie dies too)."""
+    if g.get("user") is not None:
+        with transaction(runtime().sessions) as db:
+            end_sessions(db, g.user["name"], g.user["name"], "logout")
     session.clear()
     flash("已退出登录 (signed out)", "info")
     return redirect(url_for("admin.login"))

@@ -1,8 +1,10 @@
 """Trained models the administrator can activate: the shipped one and each retraining's output.
 
-Retraining writes ``DATA_DIR/models/model-<time>`` with its dev-set figures beside it; activating
-stores the directory and a new model version in the database (``storage.catalog``), which every
-process's ``ClassifierHub`` polls, so gateway workers and bot processes switch without a restart.
+Retraining writes ``DATA_DIR/models/model-<time>`` with its dev-set figures beside it and packs
+it into the media store (``gateway.model_store``); activating stores the directory and a new model
+version in the database (``storage.catalog``), which every process's ``ClassifierHub`` polls, so
+gateway workers and bot processes on every host switch without a restart (another host unpacks
+the model from the store by its name).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.admin.measure import dev_set_path, measure, read_records
+from gateway.model_store import NAME, local_copy, models_dir, publish
 from nlp import Classifier
 from nlp.model import default_model_dir, shared_model
 from storage.catalog import active_model, keyword_version, set_active_model
+from storage.models import AuditLog
 
 SHIPPED = "shipped"
 FIGURES_FILE = "dev_figures.json"
@@ -33,16 +38,13 @@ class ModelInfo:
     active: bool
 
 
-def models_dir(runtime: Any) -> Path:
-    return runtime.config.data_dir / "models"
-
-
 def resolve(runtime: Any, name: str) -> Path:
-    """The directory of a model by name; only names inside DATA_DIR/models (no path tricks)."""
+    """The directory of a model by name: only names of DATA_DIR/models (no path tricks), unpacked
+    from the media store when another host trained it."""
     if name == SHIPPED:
         return default_model_dir()
-    path = models_dir(runtime) / name
-    if "/" in name or name.startswith(".") or not (path / "config.cfg").is_file():
+    path = local_copy(runtime, name)
+    if path is None:
         raise ValueError(f"没有这个模型 (no such model): {name}")
     return path
 
@@ -86,14 +88,25 @@ def shipped_figures(runtime: Any) -> dict[str, Any]:
     return _once((SHIPPED, tree.version), Classifier(tree, model=shared_model()))
 
 
+def _trained_elsewhere(session: Session) -> dict[str, dict[str, Any] | None]:
+    """Models any host's retraining made (its audit row), with their dev figures."""
+    rows = session.scalars(select(AuditLog.after).where(AuditLog.action == "model.retrain"))
+    return {after["model"]: after.get("dev_new") for after in rows
+            if after and NAME.fullmatch(str(after.get("model", "")))}
+
+
 def list_models(session: Session, runtime: Any) -> list[ModelInfo]:
-    """The shipped model then the retrained ones, newest first, the active one marked."""
+    """The shipped model then the retrained ones (here or on another host), newest first, the
+    active one marked (by name: each host keeps its copy in its own data directory)."""
     _, active_dir = active_model(session)
+    active_name = Path(active_dir).name if active_dir else None
     found = [ModelInfo(SHIPPED, default_model_dir(), None, active_dir is None)]
     root = models_dir(runtime)
-    dirs = sorted((p for p in root.glob("model-*") if (p / "config.cfg").is_file()), reverse=True) \
-        if root.is_dir() else []
-    found += [ModelInfo(p.name, p, _stored_figures(p), str(p) == active_dir) for p in dirs]
+    figures = _trained_elsewhere(session)
+    if root.is_dir():
+        figures |= {p.name: _stored_figures(p) for p in root.glob("model-*") if (p / "config.cfg").is_file()}
+    found += [ModelInfo(name, root / name, figures[name], name == active_name)
+              for name in sorted(figures, reverse=True)]
     return found
 
 
@@ -107,6 +120,7 @@ def activate(session: Session, runtime: Any, name: str, actor: str) -> int:
             raise ValueError(f"模型无法加载 (the model cannot be loaded): {exc}") from exc
         if loaded is None:
             raise ValueError(f"没有这个模型 (no such model): {name}")
+        publish(runtime, path)  # so every host can follow it
     return set_active_model(session, None if name == SHIPPED else str(path), actor)
 
 

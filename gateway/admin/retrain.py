@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gateway.admin.audit import record
 from gateway.admin.models import active_figures, dev_figures, save_figures
+from gateway.model_store import publish
 from nlp import Classifier
 from nlp.model import TextModel
 from nlp.train import train, training_files
@@ -118,6 +119,7 @@ class RetrainJob:
         self._set(stage="评估 measuring on the dev set")
         new = dev_figures(Classifier(tree, model=TextModel.load(out_dir)))
         save_figures(out_dir, new)
+        publish(rt, out_dir)  # any host can activate and load it
         return {"model_dir": str(out_dir), "model": out_dir.name, "reviewed_examples": len(rows),
                 "training": training, "dev_new": new, "dev_current": active_figures(rt)}
 

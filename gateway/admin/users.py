@@ -1,4 +1,5 @@
-"""Accounts for the admin UI and operator API tokens (stored only as hashes)."""
+"""Accounts for the admin UI and operator API tokens (stored only as hashes); ending every
+session of a user, disabling and deleting accounts."""
 
 from __future__ import annotations
 
@@ -37,16 +38,48 @@ def set_user(session: Session, name: str, role: str, password: str, actor: str) 
         session.add(user)
     user.role = role
     user.password_hash = generate_password_hash(password)
+    # A reset password ends every session signed in with the old one; a reset account is usable.
+    user.session_epoch = (user.session_epoch or 0) + 1
+    user.disabled_at = None
     session.flush()
     record(session, actor, "user.set", name, before, {"role": role, "password": "changed"})
     return user
 
 
-def issue_token(session: Session, name: str, actor: str) -> str:
-    """A new API bearer token for the user (the old one stops working); shown once."""
+def _user(session: Session, name: str) -> User:
     user = session.scalar(select(User).where(User.name == name))
     if user is None:
         raise UserError(f"no user {name!r}")
+    return user
+
+
+def end_sessions(session: Session, name: str, actor: str, reason: str) -> User:
+    """Every session of this user ends at its next request (the epoch they carry is stale)."""
+    user = _user(session, name)
+    user.session_epoch += 1
+    record(session, actor, f"user.{reason}", name)
+    return user
+
+
+def disable_user(session: Session, name: str, actor: str) -> User:
+    """No sign-in, no session and no API token work for this account until `users add` resets it."""
+    user = _user(session, name)
+    user.disabled_at = utcnow()
+    user.session_epoch += 1
+    record(session, actor, "user.disable", name, {"disabled": False}, {"disabled": True})
+    return user
+
+
+def delete_user(session: Session, name: str, actor: str) -> None:
+    """Remove the account; the audit log keeps the name it acted under."""
+    user = _user(session, name)
+    record(session, actor, "user.delete", name, {"role": user.role}, None)
+    session.delete(user)
+
+
+def issue_token(session: Session, name: str, actor: str) -> str:
+    """A new API bearer token for the user (the old one stops working); shown once."""
+    user = _user(session, name)
     token = secrets.token_urlsafe(32)
     had = user.api_token_hash is not None
     user.api_token_hash = token_hash(token)
@@ -59,7 +92,7 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    if not check_password_hash(user.password_hash, password):
+    if not check_password_hash(user.password_hash, password) or user.disabled_at is not None:
         return None
     user.last_login_at = utcnow()
     return user

@@ -29,6 +29,11 @@ def rating_listeners(runtime: Any) -> list:
     return [platform_for(runtime).forward_rating]
 
 
+def reopen_listeners(runtime: Any) -> list:
+    """For `engine.reopen_listeners`: a resident's "not fixed" goes back to the platform."""
+    return [platform_for(runtime).forward_reopen]
+
+
 def retry_listeners(runtime: Any) -> list:
     """For `engine.retry_listeners`: replies to a message processed late go out via the outbox."""
     return [late_replies]

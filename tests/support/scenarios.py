@@ -7,6 +7,9 @@ optional default ``channel`` (console | telegram | sms; default console) and ``l
 - ``call: {transcript: …, caller_phone: …, consent_sms: true, label: …, place: …}`` an
   operator files a hotline call (``POST /api/v1/transcripts``, a call id of its own), or
   ``preview: <transcript>`` asks what it would file; the JSON answer is the reply;
+- ``platform: {case: 1, status: closed, note: …, photo_url: …}`` the city platform reports a
+  status for the first case (signed ``POST /api/v1/cases/<number>/events``); the JSON answer
+  is the reply; ``rewind_days: 8`` moves every case's times that many days back;
 - ``text: 井盖丢了`` (``{case2}`` in it stands for the second case's number, ``{digits2}`` for
   its digits alone, as residents copy it), ``photo: plain`` (or ``photo: {lat: …, lon: …}``
   for a photo whose EXIF carries GPS), ``pin: [lat, lon]``, optionally with ``as: <sender>``
@@ -18,7 +21,8 @@ and checks what came back and what is stored:
 - ``reject: [regex, …]`` no pattern found; ``replies: N`` exactly N replies;
 - ``segments: N`` every reply at most N SMS segments (as the SMS channel renders it);
 - ``state: await_place`` the sender's conversation state afterwards;
-- ``texted: {"+86…": regex}`` the latest text queued for that phone (outbox, SMS) matches;
+- ``told: {"+86…": regex}`` the latest message queued for that resident (outbox, any
+  resident channel: a phone on SMS, a chat id on Telegram) matches;
 - ``opted_out: true`` the sender's phone is (or with false: is not) opted out of texts;
 - ``cases: [{field: regex, …}, …]`` every case in the database, in filing order, each field's
   value (``str``) matching its pattern in full; ``duplicate_of`` is the original's number.
@@ -35,6 +39,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +50,9 @@ from sqlalchemy.orm import selectinload
 
 from bot.handlers.console.handler import render as console_render
 from bot.handlers.sms.rules import phone_opted_out, segments
+from bot.signing import HEADER, signature
 from bot.types import Inbound, Photo
+from cases.outbox import RESIDENT_SINKS
 from gateway.app import create_app
 from storage.db import transaction
 from storage.models import Case, Conversation, Outbox, Reporter
@@ -57,7 +64,8 @@ DEFAULT_SENDER = {"sms": "+8613800001234"}
 CASE_FIELDS = frozenset({"label", "status", "language", "place_text", "grid_code", "channel",
                          "urgent", "location_source", "duplicate_of", "text", "category_name"})
 STEP_KEYS = frozenset({"call", "preview", "text", "photo", "pin", "as", "channel", "language",
-                       "expect", "reject", "replies", "segments", "state", "cases", "texted",
+                       "expect", "reject", "replies", "segments", "state", "cases", "told",
+                       "platform", "rewind_days",
                        "note", "opted_out"})
 
 
@@ -116,7 +124,7 @@ class Player:
 
     @staticmethod
     def _label(step: dict[str, Any]) -> str:
-        for key in ("text", "photo", "pin", "call", "preview"):
+        for key in ("text", "photo", "pin", "call", "preview", "platform", "rewind_days"):
             if key in step:
                 return f"{key}: {step[key]}"
         return "?"
@@ -135,6 +143,10 @@ class Player:
             step = {**step, "text": self._numbers(str(step["text"]))}
         if "call" in step or "preview" in step:
             return self._hotline(step)
+        if "platform" in step:
+            return self._platform(step["platform"])
+        if "rewind_days" in step:
+            return self._rewind(int(step["rewind_days"]))
         if channel == "sms":
             return self._sms(step, sender)
         photo = Photo(photo_bytes(step["photo"])) if "photo" in step else None
@@ -151,6 +163,24 @@ class Player:
             value = found[int(match.group(2)) - 1]
             return value if match.group(1) == "case" else re.sub(r"\D", "", value)
         return re.sub(r"\{(case|digits)(\d+)\}", number, text)
+
+    def _platform(self, event: dict[str, Any]) -> Heard:
+        number = self._numbers(f"{{case{event['case']}}}")
+        fields = {k: v for k, v in event.items() if k != "case"}
+        body = json.dumps({"case": number, "event_id": f"event-{self._n}", **fields}).encode()
+        secret = self.runtime.config.secret("PLATFORM_SECRET")
+        resp = self.client.post(f"/api/v1/cases/{number}/events", data=body, headers={
+            "Content-Type": "application/json", HEADER: signature(secret, body)})
+        assert resp.status_code == 200, resp.data
+        return Heard([json.dumps(resp.get_json(), ensure_ascii=False)])
+
+    def _rewind(self, days: int) -> Heard:
+        back = timedelta(days=days)
+        with transaction(self.runtime.sessions) as session:
+            for case in session.scalars(select(Case)):
+                case.created_at -= back
+                case.closed_at = case.closed_at - back if case.closed_at else None
+        return Heard()
 
     def _hotline(self, step: dict[str, Any]) -> Heard:
         if self._token is None:
@@ -194,11 +224,12 @@ class Player:
             assert state == step["state"], f"{where}: state {state}"
         if "cases" in step:
             self.check_cases(step["cases"], where)
-        for phone, pattern in step.get("texted", {}).items():
+        for target, pattern in step.get("told", {}).items():
             with transaction(self.runtime.sessions) as session:
-                row = session.scalar(select(Outbox).where(Outbox.sink == "sms", Outbox.target == phone)
+                row = session.scalar(select(Outbox).where(Outbox.sink.in_(RESIDENT_SINKS),
+                                                          Outbox.target == str(target))
                                      .order_by(Outbox.id.desc()).limit(1))
-            assert row is not None, f"{where}: nothing texted to {phone}"
+            assert row is not None, f"{where}: nothing queued for {target}"
             assert re.search(str(pattern), row.payload["text"]), f"{where}: texted {row.payload}"
         if "opted_out" in step:
             with transaction(self.runtime.sessions) as session:

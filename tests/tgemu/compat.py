@@ -103,6 +103,7 @@ class BotApiCompat:
         self.webhook = WebhookPusher(self.updates)
         self._bot_user: dict | None = None
         self._injected: dict[str, list[ApiError]] = {}
+        self.garbled: dict[str, int] = {}  # method -> how many answers to cut short
         self._changed = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
         self._methods: dict[str, Callable[[Request], Any]] = {
@@ -163,6 +164,10 @@ class BotApiCompat:
         self._injected.setdefault(method.lower(), []).append(
             ApiError(code, description, parameters)
         )
+
+    def inject_garbled(self, method: str, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with a truncated JSON body (status 200)."""
+        self.garbled[method.lower()] = self.garbled.get(method.lower(), 0) + times
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method.lower() == method.lower()]
@@ -466,6 +471,13 @@ def _handler_for(api: BotApiCompat) -> type[BaseHTTPRequestHandler]:
             if segments[0][3:] != api.token:
                 self._answer_error(ApiError(401, "Unauthorized"))
                 return
+            if api.garbled.get(segments[1].lower()):
+                api.garbled[segments[1].lower()] -= 1
+                with api._changed:
+                    api.calls.append(Call(segments[1], {}))
+                    api._changed.notify_all()
+                self._answer_raw(200, b'{"ok":true,"result":[{"update_id":')
+                return
             try:
                 request = parse_request(self.headers.get("Content-Type", ""), body, parts.query)
                 result = api.call(segments[1], request)
@@ -499,7 +511,9 @@ def _handler_for(api: BotApiCompat) -> type[BaseHTTPRequestHandler]:
             self._answer(error.code, body)
 
         def _answer(self, status: int, body: dict) -> None:
-            data = json.dumps(body, ensure_ascii=False).encode()
+            self._answer_raw(status, json.dumps(body, ensure_ascii=False).encode())
+
+        def _answer_raw(self, status: int, data: bytes) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -70,6 +70,13 @@ class UpdateQueue:
         self._allowed: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._corrupt: list[Callable[[dict], None]] = []
+
+    def corrupt_next(self, change: Callable[[dict], None]) -> None:
+        """Apply `change` to the next update that comes in (e.g. drop a required field), so the
+        bot gets something its library cannot parse, as Telegram sometimes sends."""
+        with self._lock:
+            self._corrupt.append(change)
 
     def close(self) -> None:
         """Release long polls at once (server shutdown)."""
@@ -82,6 +89,8 @@ class UpdateQueue:
         with self._lock:
             for raw in response.json()["result"]:
                 update = fix_update(raw)
+                if self._corrupt:
+                    self._corrupt.pop(0)(update)
                 self._on_update(update)
                 if self._is_allowed(update):
                     self._pending.append(update)

@@ -10,6 +10,8 @@ same Application.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import warnings
 import weakref
@@ -38,7 +40,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBDeprecationWarning
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from bot.handlers.telegram.outbound import CHANNEL, bot_base_url, choice_rows, file_base_url
 from bot.i18n import guess_language, normalize_language
@@ -47,6 +49,7 @@ from bot.rate_limits import SenderLimiter
 from bot.types import Inbound, Photo, Reply
 from settings.config import ConfigError
 from storage.db import transaction
+from storage.faults import Backoff, describe, storage_unavailable
 from storage.models import Reporter
 
 log = logging.getLogger(__name__)
@@ -177,6 +180,7 @@ class TelegramChannel:
         # a storage failure lets the message through rather than lose it
         self.limiter = SenderLimiter.from_settings(runtime.settings.limits)
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.unstored: set[int] = set()  # update ids whose storage failed: not to be acknowledged
 
     def install(self, app: Application) -> None:
         private = filters.ChatType.PRIVATE
@@ -189,8 +193,25 @@ class TelegramChannel:
         if chat is None:
             return
         lock = self._chat_locks.setdefault(chat.id, asyncio.Lock())
-        async with lock:
-            await self._handle(update, context, chat.id)
+        try:
+            async with lock:
+                await self._handle(update, context, chat.id)
+        except Exception as exc:
+            if storage_unavailable(exc):
+                self.unstored.add(update.update_id)
+            raise
+
+    def keep_unparseable(self, data: dict, error: BaseException) -> None:
+        """Store an update the library cannot read (raw, status unparseable) and skip it."""
+        update_id = data.get("update_id")
+        key = (f"update:{update_id}" if isinstance(update_id, int) else
+               "raw:" + hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:40])
+        message = next((v for v in data.values() if isinstance(v, dict)), {})
+        chat = message.get("chat") or (message.get("message") or {}).get("chat") or message.get("from")
+        sender = str(chat.get("id", "?")) if isinstance(chat, dict) else "?"
+        log.warning("telegram update %s is unparseable (%s): stored raw and skipped", update_id,
+                    describe(error))
+        self.runtime.engine.inbox.keep_unparseable(CHANNEL, key, sender[:120], data, describe(error))
 
     async def _handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
         user, query = update.effective_user, update.callback_query
@@ -287,41 +308,91 @@ def build_application(runtime: Any, builder: ApplicationBuilder | None = None) -
     builder = builder or application_builder(TelegramSettings.from_runtime(runtime))
     app = (builder.rate_limiter(AIORateLimiter(max_retries=2)).post_init(setup_bot)
            .concurrent_updates(CONCURRENT_UPDATES).build())
-    TelegramChannel(runtime).install(app)
+    channel = TelegramChannel(runtime)
+    channel.install(app)
+    app.bot_data[CHANNEL_KEY] = channel
     app.add_error_handler(_log_error)
     return app
 
 
+CHANNEL_KEY = "gridintake_channel"
+
+
+async def take_update(app: Application, data: dict) -> bool:
+    """Handle one raw update from Telegram; True once it is stored (acknowledge it), False when
+    storage failed (do not: Telegram sends it again). An update the library cannot read is
+    stored raw as unparseable and counts as stored. Raises when even that cannot be stored."""
+    channel: TelegramChannel = app.bot_data[CHANNEL_KEY]
+    try:
+        update = Update.de_json(data, app.bot)
+    except Exception as exc:
+        await asyncio.to_thread(channel.keep_unparseable, data, exc)
+        return True
+    await app.process_update(update)
+    if update.update_id in channel.unstored:
+        channel.unstored.discard(update.update_id)
+        return False
+    return True
+
+
 async def poll_updates(app: Application, poll_interval: float, timeout: int,
                        allowed_updates: list[str] | None = None) -> None:
-    """Long-poll forever, at least once: a batch's offset is acknowledged only after it is handled.
+    """Long-poll forever, at least once: an update is acknowledged only after it is stored.
 
     PTB's Updater queues each fetched batch and moves the offset at once, so its next getUpdates
     (or the clean-up call on stop) confirms updates that may not be stored yet, and a crash loses
-    them. Here the next getUpdates waits until every update of the batch went through the handlers
-    (raw row stored, processed, answered); a crash before that gets the batch again, and the
-    inbound rows' idempotency key (chat:message, callback id) keeps the replay to one row.
+    them. Here the raw batch is fetched (one unreadable update cannot fail the others), each
+    update goes through `take_update`, and the next getUpdates confirms only up to the first
+    update whose storage failed; that one comes again after a pause. A crash before that gets
+    the batch again, and the inbound rows' idempotency key keeps the replay to one row.
     """
-    offset: int | None = None  # confirms only updates whose handling finished
+    offset: int | None = None  # confirms only stored updates
     failures = 0
+    storage = Backoff("telegram polling: storage", log, base_s=0.5, cap_s=30.0)
     while True:
         try:
-            updates = await app.bot.get_updates(offset=offset, timeout=timeout,
-                                                allowed_updates=allowed_updates)
+            raw = await _get_raw_updates(app, offset, timeout, allowed_updates)
         except RetryAfter as error:
             await asyncio.sleep(_retry_seconds(error))
             continue
-        except TelegramError as error:  # network trouble, a second poller (Conflict), 5xx
+        except TelegramError as error:  # network trouble, a garbled body, a second poller, 5xx
             failures += 1
             log.warning("getUpdates failed (%s), retrying", error)
             await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
             continue
         failures = 0
-        if updates:
-            # concurrent across chats, in order within one (TelegramChannel's per-chat lock)
-            await asyncio.gather(*(app.process_update(update) for update in updates))
-            offset = updates[-1].update_id + 1
+        if raw:
+            taken = await asyncio.gather(*(take_update(app, item) for item in raw),
+                                         return_exceptions=True)
+            unstored = [i for i, result in enumerate(taken) if result is not True]
+            if not unstored:
+                storage.succeeded()
+                offset = raw[-1]["update_id"] + 1
+            else:
+                first = unstored[0]
+                offset = raw[first]["update_id"]
+                problem = taken[first]
+                if not isinstance(problem, BaseException):
+                    problem = ConnectionError("storage unavailable")
+                await asyncio.sleep(storage.failed(problem))
+                continue
         await asyncio.sleep(poll_interval)
+
+
+async def _get_raw_updates(app: Application, offset: int | None, timeout: int,
+                           allowed_updates: list[str] | None) -> list[dict]:
+    """getUpdates as JSON objects, not yet Updates; a body that is not a list of objects with
+    an update_id is an error (retried like a network failure)."""
+    kwargs: dict[str, Any] = {"offset": offset, "timeout": timeout, "allowed_updates": allowed_updates}
+    with warnings.catch_warnings():  # asking for the raw answer is the point here
+        warnings.simplefilter("ignore", PTBUserWarning)
+        raw = await app.bot.do_api_request(
+            "getUpdates", api_kwargs={k: v for k, v in kwargs.items() if v is not None},
+            read_timeout=timeout + 10)
+    if not isinstance(raw, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("update_id"), int) for item in raw):
+        raise TelegramError(f"Invalid getUpdates answer: {str(raw)[:100]}")
+    return raw
 
 
 def _retry_seconds(error: RetryAfter) -> float:
@@ -345,5 +416,8 @@ async def run_polling(app: Application, poll_interval: float, timeout: int) -> N
 
 
 async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if context.error is not None and storage_unavailable(context.error):
+        log.warning("telegram update not stored: %s", describe(context.error))
+        return
     log.error("telegram update failed", exc_info=context.error)
 

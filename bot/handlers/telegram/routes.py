@@ -1,5 +1,8 @@
 """Telegram webhook mode: `POST /telegram/webhook`, verified by the secret token header.
 
+An update is answered 200 only once it is stored (an update the library cannot read is stored
+raw as unparseable), 503 while storage is down so that Telegram sends it again.
+
 Flask views are synchronous, so the bot's Application lives on its own event loop in a
 background thread (one per gateway process) and each verified update is handed to it and
 awaited; the handlers are the very ones polling uses.
@@ -9,19 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Blueprint, current_app, jsonify, request
-from telegram import Update
 from telegram.ext import Application
 
-from bot.handlers.telegram.handler import build_application, setup_bot
+from bot.handlers.telegram.handler import build_application, setup_bot, take_update
+from storage.faults import describe, storage_unavailable
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROCESS_TIMEOUT_S = 50  # Telegram gives up on a webhook after about a minute
 
 bp = Blueprint("telegram_webhook", __name__)
+log = logging.getLogger(__name__)
 
 
 class WebhookBridge:
@@ -37,8 +42,9 @@ class WebhookBridge:
     def _run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(PROCESS_TIMEOUT_S)
 
-    def process(self, data: dict) -> None:
-        self._run(self.app.process_update(Update.de_json(data, self.app.bot)))
+    def process(self, data: dict) -> bool:
+        """True once the update is stored (see `take_update`)."""
+        return self._run(take_update(self.app, data))
 
 
 _lock = threading.Lock()
@@ -66,7 +72,14 @@ def telegram_webhook():
     if not runtime.config.secret("TELEGRAM_TOKEN"):
         return jsonify(error="GRIDINTAKE_TELEGRAM_TOKEN is not set"), 503
     try:
-        _bridge().process(data)
+        stored = _bridge().process(data)
     except FutureTimeout:
         return jsonify(error="the update is still being processed"), 503
+    except Exception as exc:
+        if not storage_unavailable(exc):
+            raise
+        stored = False
+        log.warning("telegram update %s not stored: %s", data["update_id"], describe(exc))
+    if not stored:  # acknowledged only once stored: Telegram sends it again
+        return jsonify(error="storage unavailable, send the update again"), 503
     return jsonify(ok=True)
