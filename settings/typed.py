@@ -270,6 +270,9 @@ class MediaSettings:
     def from_config(cls, config: Config) -> MediaSettings:
         return cls(*(str(config.get("media", key) or "") for key in
                      ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
+
+
+@dataclass(frozen=True)
 class MetricsSettings:
     """Who may read /metrics, and where the processes of this host keep their counters."""
 
