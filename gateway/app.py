@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 
+from bot.handlers.cnsms import routes as cnsms_routes
 from bot.handlers.hotline import routes as hotline_routes
+from bot.handlers.open311 import routes as open311_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
 from bot.handlers.wechat import routes as wechat_routes
-from gateway import admin, case_api, media, metrics, status_api
+from gateway import admin, case_api, media, metrics, status_api, web_safety
 from gateway.runtime import Runtime
 from storage import heartbeats
 from storage.db import transaction
@@ -40,10 +42,30 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.before_request(metrics.start_timer)
     app.after_request(metrics.observe)
+    tiles = runtime.settings.map.tiles
+    web_safety.install(app, BODY_LIMITS,
+                       https=runtime.settings.platform.public_url.startswith("https://"),
+                       images=(web_safety.tile_source(tiles),) if tiles else ())
     return app
 
 
 # Every route the gateway serves: the case and status APIs, each channel's webhooks and pages,
-# the admin pages, the case photos and /metrics. A blueprint not listed here is not served.
-BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp, wechat_routes.bp,
-              hotline_routes.bp, admin.bp, media.bp, metrics.bp)
+# the Open311 server, the admin pages, the case photos and /metrics. A blueprint not listed here
+# is not served.
+BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, cnsms_routes.bp, telegram_routes.bp,
+              wechat_routes.bp, hotline_routes.bp, open311_routes.bp, admin.bp, media.bp,
+              metrics.bp)
+# The most a request body may carry, by blueprint, chunked or not (413 beyond). Admin uploads
+# (category files, evaluation sets) keep the app-wide MAX_CONTENT_LENGTH.
+BODY_LIMITS = {
+    sms_routes.bp.name: sms_routes.MAX_REQUEST_BYTES,
+    cnsms_routes.bp.name: cnsms_routes.MAX_REQUEST_BYTES,
+    wechat_routes.bp.name: wechat_routes.MAX_REQUEST_BYTES,
+    hotline_routes.bp.name: hotline_routes.MAX_BODY_BYTES,
+    open311_routes.bp.name: open311_routes.MAX_BODY_BYTES,
+    telegram_routes.bp.name: 256 * 1024,  # an update is JSON; photos come by file id
+    status_api.bp.name: 64 * 1024,
+    case_api.bp.name: 0,
+    media.bp.name: 0,
+    metrics.bp.name: 0,
+}

@@ -27,7 +27,7 @@ from storage.models import Outbox, utcnow
 from storage.states import OutboxStatus
 
 # Blueprints whose requests are webhooks (a provider or the platform calls us).
-WEBHOOKS = ("sms", "telegram_webhook", "wechat", "transcripts", "status_api")
+WEBHOOKS = ("sms", "cnsms", "telegram_webhook", "wechat", "transcripts", "open311_server", "status_api")
 
 WEBHOOK_SECONDS = Histogram("gridintake_webhook_seconds", "Time to answer a webhook, by blueprint",
                             ["blueprint"], buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))

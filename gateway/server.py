@@ -1,11 +1,13 @@
-"""`gridintake serve`: the gateway under gunicorn, pre-forked sync workers (each loads its own
-runtime and classifier), or Werkzeug's development server with ``--workers 0``.
+"""`gridintake serve`: the gateway under gunicorn, pre-forked gthread workers by default (each
+loads its own runtime and classifier; a slow client holds one thread, not the worker), sync ones
+with ``--threads 1``, or Werkzeug's development server with ``--workers 0``.
 
 The settings live here so the webhook benchmark runs its bare endpoint under exactly these.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +61,8 @@ class Gunicorn(BaseApplication):
 def serve(host: str, port: int, workers: int, threads: int = 1) -> None:
     from gateway.app import create_app
 
+    # Limits kept in memory are divided among the processes that each keep a count.
+    os.environ["GRIDINTAKE_LIMITS_PROCESSES"] = str(max(workers, 1))
     if workers < 1:
         create_app().run(host=host, port=port, threaded=True, use_reloader=False)
         return

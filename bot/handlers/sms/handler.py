@@ -70,7 +70,7 @@ def _set_opt_out(runtime, inbound: Inbound, inbound_id: int, opted_out: bool,
             conv = session.scalar(select(Conversation).where(Conversation.reporter_id == reporter.id))
             if conv is not None:
                 conv.state, conv.slots = DialogState.IDLE, {}
-        replies = [Reply(t(reply_key, reporter.language))] if reply_key else []
+        replies = [Reply(t(reply_key, reporter.language), key=reply_key)] if reply_key else []
         row = session.get(InboundMessage, inbound_id)
         row.reporter_id, row.status, row.processed_at = reporter.id, InboundStatus.PROCESSED, utcnow()
         row.replies = [r.to_json() for r in replies]

@@ -16,6 +16,9 @@ from storage.models import Reporter
 
 TWILIO = "sms"
 GENERIC = "generic_sms"
+ALIYUN = "aliyun_sms"  # mainland providers (bot/handlers/cnsms/): same words, same opt-outs
+TENCENT = "tencent_sms"
+SMS_CHANNELS = (TWILIO, GENERIC, ALIYUN, TENCENT)
 DEFAULT_TWILIO_API = "https://api.twilio.com"
 
 
@@ -89,7 +92,7 @@ def keyword(text: str | None) -> str:
 
 def phone_opted_out(session: Session, phone: str) -> bool:
     """Any SMS reporter with this number said STOP (and not START since)."""
-    sms = Reporter.channel.in_((TWILIO, GENERIC))
+    sms = Reporter.channel.in_(SMS_CHANNELS)
     # Each arm has an index of its own (phone; channel + channel_user_id), so this is two
     # index probes, not a scan of every reporter per message.
     return session.scalar(

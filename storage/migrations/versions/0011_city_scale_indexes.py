@@ -1,8 +1,8 @@
 """city scale: the indexes a million cases need (issue 21), and `case.corrected` so that the
 review queue needs no look inside the evidence JSON
 
-Revision ID: 0008_city_scale
-Revises: 0007_user_sessions
+Revision ID: 0011_city_scale
+Revises: 0010_resident_links
 Create Date: 2026-12-05 07:10:00
 """
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from alembic import op
 OPEN_DUE = ("due_at IS NOT NULL AND overdue = false AND duplicate_of_id IS NULL"
             " AND status NOT IN ('closed', 'rejected')")
 IN_REVIEW = "needs_review = true OR (corrected = true AND label_before_review IS NULL)"
-revision = '0008_city_scale'
-down_revision = '0007_user_sessions'
+revision = '0011_city_scale'
+down_revision = '0010_resident_links'
 branch_labels = None
 depends_on = None
 
