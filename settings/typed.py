@@ -56,6 +56,7 @@ class PlatformSettings:
     not_satisfied_below: int = 3
     public_url: str = ""
     media_url_ttl_hours: float = 168.0
+    mask_personal_data: bool = True
     webhook_secret: str = ""
     open311_api_key: str = ""
 
@@ -73,6 +74,7 @@ class PlatformSettings:
             not_satisfied_below=int(get("forwarding", "not_satisfied_below", 3)),
             public_url=get("server", "public_url") or listening,
             media_url_ttl_hours=float(get("server", "media_url_ttl_hours", 168)),
+            mask_personal_data=bool(get("forwarding", "mask_personal_data", True)),
             webhook_secret=config.secret("WEBHOOK_SECRET") or "",
             open311_api_key=config.secret("OPEN311_API_KEY") or "",
         )
