@@ -58,6 +58,7 @@ class PlatformSettings:
     not_satisfied_below: int = 3
     public_url: str = ""
     media_url_ttl_hours: float = 168.0
+    mask_personal_data: bool = True
     webhook_secret: str = ""
     open311_api_key: str = ""
 
@@ -75,6 +76,7 @@ class PlatformSettings:
             not_satisfied_below=int(get("forwarding", "not_satisfied_below", 3)),
             public_url=get("server", "public_url") or listening,
             media_url_ttl_hours=float(get("server", "media_url_ttl_hours", 168)),
+            mask_personal_data=bool(get("forwarding", "mask_personal_data", True)),
             webhook_secret=config.secret("WEBHOOK_SECRET") or "",
             open311_api_key=config.secret("OPEN311_API_KEY") or "",
         )
@@ -369,6 +371,22 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Who may read /metrics, and where the processes of this host keep their counters."""
+
+    allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    token: str | None = None
+    dir: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MetricsSettings:
+        directory = config.get("metrics", "dir") or str(config.data_dir / "metrics")
+        allow = str(config.get("metrics", "allow", ",".join(cls.allow)))
+        return cls(allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
+                   token=config.secret("METRICS_TOKEN"), dir=directory)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every typed section; `Runtime.settings` builds it once."""
 
@@ -386,6 +404,7 @@ class Settings:
     open311_server: Open311ServerSettings = field(default_factory=Open311ServerSettings)
     categories: CategorySettings = field(default_factory=CategorySettings)
     cnsms: MainlandSmsSettings = field(default_factory=MainlandSmsSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -402,4 +421,5 @@ class Settings:
                    media=MediaSettings.from_config(config),
                    open311_server=Open311ServerSettings.from_config(config),
                    categories=CategorySettings.from_config(config),
-                   cnsms=MainlandSmsSettings.from_config(config))
+                   cnsms=MainlandSmsSettings.from_config(config),
+                   metrics=MetricsSettings.from_config(config))
