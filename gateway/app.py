@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify
+from sqlalchemy.exc import DataError, DBAPIError
 
 from bot.handlers.cnsms import routes as cnsms_routes
 from bot.handlers.hotline import routes as hotline_routes
@@ -15,6 +18,8 @@ from gateway.runtime import Runtime
 from storage import heartbeats
 from storage.db import transaction
 from storage.faults import describe, storage_unavailable
+
+log = logging.getLogger(__name__)
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:
@@ -40,11 +45,29 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    app.register_error_handler(RecursionError, _nested_too_deeply)
+    app.register_error_handler(DBAPIError, _storage_error)
     tiles = runtime.settings.map.tiles
     web_safety.install(app, BODY_LIMITS,
                        https=runtime.settings.platform.public_url.startswith("https://"),
                        images=(web_safety.tile_source(tiles),) if tiles else ())
     return app
+
+
+def _nested_too_deeply(_exc: RecursionError):
+    """A JSON body nested deeper than the parser's recursion: bad input, not a server error."""
+    return jsonify(error="the body is nested too deeply"), 400
+
+
+def _storage_error(exc: DBAPIError):
+    """The last line of defence: the database down is 503 (the sender retries); a value the
+    database refused (a length or a type the views did not check) is the request's fault."""
+    if storage_unavailable(exc):
+        return jsonify(error="storage unavailable, try again later"), 503
+    if isinstance(exc, DataError):
+        log.warning("a value the database refused reached it: %s", describe(exc))
+        return jsonify(error="a field is too long or not of its type"), 400
+    raise exc
 
 
 # Every route the gateway serves: the case and status APIs, each channel's webhooks and pages,

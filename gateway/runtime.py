@@ -36,7 +36,7 @@ from settings.config import Config, load_config
 from settings.typed import Settings
 from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
-from storage.media import MediaStore, open_store
+from storage.media import MediaStore, store_for
 
 
 def local_secret(data_dir: Path) -> bytes:
@@ -80,10 +80,7 @@ class Runtime:
     @cached_property
     def media(self) -> MediaStore:
         """Photos, raw inbound media and exports, shared by every host unless kept locally."""
-        media = self.settings.media
-        return open_store(media.backend, data_dir=self.config.data_dir, engine=self.db,
-                          s3_bucket=media.s3_bucket, s3_endpoint_url=media.s3_endpoint_url,
-                          s3_region=media.s3_region, s3_prefix=media.s3_prefix)
+        return store_for(self.settings.media, self.config.data_dir, self.db)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -136,13 +133,17 @@ class Runtime:
 
     @cached_property
     def geo(self):
+        from gateway.grid_follow import GridFollower
         from geo import build_geo
 
-        return build_geo(self.settings.geo, self.sessions)
+        service = build_geo(self.settings.geo, self.sessions)
+        service.follow = GridFollower(self, self.classifier_check_s)  # grids imported on any host
+        return service
 
     @cached_property
     def intake(self) -> Intake:
-        intake = Intake(classify=self.classify, tree=self.tree, geo=self.geo)
+        intake = Intake(classify=self.classify, tree=self.tree, geo=self.geo,
+                        review_below=self.settings.bot.review_below)
         # Run inside the transaction that files a case: forwarding, duplicate linking.
         intake.listeners.extend(case_listeners(self))
         return intake

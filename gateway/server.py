@@ -1,5 +1,6 @@
-"""`gridintake serve`: the gateway under gunicorn, pre-forked sync workers (each loads its own
-runtime and classifier), or Werkzeug's development server with ``--workers 0``.
+"""`gridintake serve`: the gateway under gunicorn, pre-forked gthread workers by default (each
+loads its own runtime and classifier; a slow client holds one thread, not the worker), sync ones
+with ``--threads 1``, or Werkzeug's development server with ``--workers 0``.
 
 The settings live here so the webhook benchmark runs its bare endpoint under exactly these.
 """

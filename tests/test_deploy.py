@@ -39,3 +39,15 @@ def test_each_unit_starts_a_command_that_exists(unit):
         assert options == ["-c"] and args[1] == "deploy/gunicorn.conf.py"
     answer = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert answer.returncode == 0, answer.stderr
+
+
+def test_gunicorn_configuration_is_what_serve_runs(tmp_path):
+    env = {**os.environ, "GRIDINTAKE_DATA_DIR": str(tmp_path), "GRIDINTAKE_SERVER_WORKERS": "3",
+           "GRIDINTAKE_SERVER_THREADS": "4", "PYTHONPATH": str(DEPLOY.parent)}
+    shown = subprocess.run([str(BIN / "gunicorn"), "--print-config", "-c", str(DEPLOY / "gunicorn.conf.py")],
+                           cwd=DEPLOY.parent, env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    settings = {k.strip(): v.strip() for k, v in (line.split("=", 1) for line in shown.stdout.splitlines()
+                                                 if " = " in line)}
+    assert (settings["workers"], settings["threads"], settings["worker_class"]) == ("3", "4", "gthread")
+    assert settings["timeout"] == "60" and settings["bind"] == "['127.0.0.1:8080']"

@@ -58,6 +58,7 @@ class WeChatApi:
     """Answers like api.weixin.qq.com/cgi-bin: tokens it issued are valid until revoked."""
 
     start: object  # the local_server fixture's starter
+    app_id: str = APP_ID
     issued: list[str] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -82,7 +83,7 @@ class WeChatApi:
         path, query = url.path.removeprefix("/cgi-bin/"), {k: v[0] for k, v in parse_qs(url.query).items()}
         if path == "token":
             time.sleep(self.token_delay_s)
-            if (query.get("appid"), query.get("secret")) != (APP_ID, APP_SECRET):
+            if (query.get("appid"), query.get("secret")) != (self.app_id, APP_SECRET):
                 return self._json({"errcode": 40013, "errmsg": "invalid appid"})
             with self.lock:
                 self.issued.append(f"ACCESS_TOKEN_{len(self.issued) + 1}")

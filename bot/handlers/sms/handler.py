@@ -139,7 +139,8 @@ def _first_image(runtime, form: dict[str, str]) -> tuple[Photo | None, list[dict
     credentials go only to the Twilio API host. A refused fetch keeps the message, without
     the photo (the resident hears the photo could not be read)."""
     config, channels = runtime.config, runtime.settings.channels
-    count = int(form.get("NumMedia") or 0) if (form.get("NumMedia") or "0").isdigit() else 0
+    given = (form.get("NumMedia") or "0").strip()  # Twilio sends at most 10
+    count = min(int(given), 10) if given.isascii() and given.isdigit() else 0
     api_host = urlparse(twilio_api_base(channels)).netloc
     sid, token = config.secret("TWILIO_ACCOUNT_SID"), config.secret("TWILIO_AUTH_TOKEN")
     policy = FetchPolicy(channels.media_hosts, runtime.settings.bot.max_photo_bytes,
