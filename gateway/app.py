@@ -8,7 +8,7 @@ from bot.handlers.hotline import routes as hotline_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
 from bot.handlers.wechat import routes as wechat_routes
-from gateway import admin, case_api, media, status_api
+from gateway import admin, case_api, landing, media, status_api
 from gateway.runtime import Runtime
 from storage import heartbeats
 from storage.db import transaction
@@ -41,7 +41,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     return app
 
 
-# Every route the gateway serves: the case and status APIs, each channel's webhooks and pages,
-# the admin pages and the case photos. A blueprint not listed here is not served.
-BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp, wechat_routes.bp,
-              hotline_routes.bp, admin.bp, media.bp)
+# Every route the gateway serves: the landing page, the case and status APIs, each channel's
+# webhooks and pages, the admin pages and the case photos. A blueprint not listed here is not
+# served.
+BLUEPRINTS = (landing.bp, case_api.bp, status_api.bp, sms_routes.bp, telegram_routes.bp,
+              wechat_routes.bp, hotline_routes.bp, admin.bp, media.bp)

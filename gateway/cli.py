@@ -79,15 +79,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from gateway.server import serve
+    from gateway.server import outbox_worker, serve
 
     server = _runtime().settings.server
     host, port = args.host or server.host, args.port or server.port
     workers = server.workers if args.workers is None else args.workers
     threads = server.threads if args.threads is None else args.threads
     kind = f"{workers} gunicorn workers" if workers else "the development server"
-    print(f"gridintake serving on http://{host}:{port}/ ({kind})", file=sys.stderr, flush=True)
-    serve(host, port, workers, threads)
+    with outbox_worker(not args.no_worker) as worker:
+        beside = (f", outbox worker pid {worker.pid}" if worker else
+                  "; no outbox worker: run `gridintake worker` too")
+        print(f"gridintake serving on http://{host}:{port}/ ({kind}{beside})", file=sys.stderr,
+              flush=True)
+        serve(host, port, workers, threads)
     return 0
 
 
@@ -168,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int, help="gunicorn worker processes; 0: development server")
     p.add_argument("--threads", type=int, help="threads per worker (gthread workers when > 1)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not run the outbox worker beside the gateway (run `gridintake worker` "
+                        "as its own process instead)")
 
     inbound = sub.add_parser("inbound", help="stored inbound messages").add_subparsers(
         dest="inbound_command", required=True)
