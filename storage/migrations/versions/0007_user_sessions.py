@@ -1,7 +1,7 @@
 """user_sessions: revocable admin sessions (session epoch) and disabled accounts
 
-Revision ID: 0006_user_sessions
-Revises: 0005_media_blob
+Revision ID: 0007_user_sessions
+Revises: 0006_platform_event
 Create Date: 2026-12-05 07:40:00
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import storage.models
 
-revision = '0006_user_sessions'
-down_revision = '0005_media_blob'
+revision = '0007_user_sessions'
+down_revision = '0006_platform_event'
 branch_labels = None
 depends_on = None
 
