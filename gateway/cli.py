@@ -78,6 +78,21 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return run(runtime.engine, sys.stdin, sys.stdout, sender=args.sender, prompt=sys.stdin.isatty())
 
 
+def _service_classifier():
+    """The classifier the running service uses: administrators' keyword edits and the active
+    model included. Before `gridintake setup` there is no database: the shipped one, said so."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nlp import get_classifier
+
+    try:
+        return _runtime().classifiers.current()
+    except SQLAlchemyError as exc:
+        print(f"note: no database ({type(exc).__name__}); the shipped keywords and model only "
+              "(run `gridintake setup` for the service's own)", file=sys.stderr)
+        return get_classifier()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.server import outbox_worker, serve
 
@@ -186,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--older-than", type=float, default=60.0, help="seconds")
 
     # Each area's commands, listed here: a command module not listed is not offered.
-    nlp.commands.register(sub)
+    nlp.commands.register(sub, _service_classifier)
     geo.commands.register(sub)
     commands_forwarding.register(sub)
     commands_channels.register(sub)

@@ -16,7 +16,6 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-
 log = logging.getLogger(__name__)
 
 
