@@ -8,6 +8,7 @@ from dataclasses import dataclass
 SLASH = {
     "start": "start", "help": "help", "report": "report", "status": "status",
     "mycases": "mycases", "cancel": "cancel", "lang": "lang", "language": "lang",
+    "link": "link", "unlink": "unlink",
 }
 # Whole-message keywords, matched case-insensitively after trimming.
 KEYWORDS = {
@@ -16,6 +17,7 @@ KEYWORDS = {
     "我的案件": "mycases", "我的": "mycases", "my cases": "mycases", "mycases": "mycases",
     "取消": "cancel", "cancel": "cancel", "qx": "cancel",
     "en": "lang", "english": "lang", "zh": "lang", "中文": "lang",
+    "解绑": "unlink", "unlink": "unlink",
 }
 LANG_KEYWORDS = {"en": "en", "english": "en", "zh": "zh", "中文": "zh"}
 # With or without the GI- prefix: residents copy "20261204000003" as often as "GI-20261204-000003".
@@ -24,7 +26,7 @@ CASE_NUMBER = re.compile(r"(?<![0-9A-Z])(?:GI-?)?20\d{6}-?\d{6}(?!\d)", re.IGNOR
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # start | help | report | status | mycases | cancel | lang | unknown
+    name: str  # start | help | report | status | mycases | cancel | lang | link | unlink | unknown
     arg: str = ""
 
 
@@ -51,6 +53,8 @@ def parse_command(text: str) -> Command | None:
     if CASE_NUMBER.fullmatch(text.replace(" ", "")):
         return Command("status", text)
     head, _, arg = lowered.partition(" ")
+    if head in ("绑定", "link"):  # 绑定 13800001234, then 绑定 123456 (the code)
+        return Command("link", text[len(head):].strip())
     if head in ("查询", "cx", "status", "状态") or (
         lowered.startswith("查询") and normalize_case_number(text)
     ):

@@ -11,27 +11,30 @@ photo or pin sent without words. Commands are the same in every state.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.commands import Command, normalize_case_number, parse_command
 from bot.i18n import guess_language, normalize_language, status_name, t
-from bot.inbox import Inbox, Refusal, inbound_from_row
+from bot.inbox import FILED_CHANNELS, Inbox, Refusal, inbound_from_row
 from bot.intents import asks_progress, is_greeting, mentions_own_report, says_not_fixed
 from bot.media import keep_photo
 from bot.photos import BadPhoto
 from bot.types import Choice, Inbound, Outcome, Reply
-from cases import reporters
+from cases import reporters, residents
 from cases.filing import CITY_TZ, Intake
 from cases.notices import shorten
+from cases.outbox import enqueue
 from cases.relabel import relabel
 from cases.status import apply_status, reopen_window_open
 from categories import NONE_LABEL
 from geo.types import GeoResult, geo_result_from_json, geo_result_to_slots
+from nlp import extract_phones
 from nlp.types import Classification, classification_from_json
 from settings.typed import BotSettings
 from storage import turns
@@ -86,7 +89,8 @@ class Turn:
 
     def say(self, key: str, *, choices: list[Choice] | None = None, location: bool = False,
             **values) -> None:
-        self.replies.append(Reply(t(key, self.lang, **values), choices or [], location, self.lang))
+        self.replies.append(Reply(t(key, self.lang, **values), choices or [], location, self.lang,
+                                  key, {name: str(value) for name, value in values.items()}))
         self.said.append(key)
 
     def say_text(self, text: str, key: str) -> None:
@@ -162,14 +166,26 @@ class Engine:
         return Outcome(refusal.replies, recorded.id)
 
     def retry_pending(self, older_than: timedelta = timedelta(minutes=1)) -> list[Outcome]:
-        """Process again messages left unprocessed by a crash or an error."""
-        cutoff = utcnow() - older_than
+        """Process again messages left unprocessed by a crash or an error, until a message has
+        failed `inbound_max_attempts` times (then it waits for `inbound retry ID|--all-failed`)."""
+        return self._retry(InboundMessage.status.in_((InboundStatus.RECEIVED, InboundStatus.FAILED)),
+                           InboundMessage.received_at < utcnow() - older_than,
+                           InboundMessage.attempts < self.settings.inbound_max_attempts)
+
+    def retry_failed(self, ids: list[int] | None = None) -> list[Outcome]:
+        """Process again failed messages (these `ids`, or every one) with fresh attempts."""
+        where = [InboundMessage.status == InboundStatus.FAILED]
+        if ids is not None:
+            where.append(InboundMessage.id.in_(ids))
+        with transaction(self.factory) as session:
+            session.execute(update(InboundMessage).where(*where).values(attempts=0))
+        return self._retry(*where)
+
+    def _retry(self, *where) -> list[Outcome]:
         with transaction(self.factory) as session:
             rows = session.scalars(
-                select(InboundMessage)
-                .where(InboundMessage.status.in_((InboundStatus.RECEIVED, InboundStatus.FAILED)))
-                .where(InboundMessage.channel != "hotline")  # transcripts are not chat turns
-                .where(InboundMessage.received_at < cutoff)
+                select(InboundMessage).where(*where)
+                .where(InboundMessage.channel.not_in(FILED_CHANNELS))  # not chat turns
                 .order_by(InboundMessage.id)
             ).all()
             pending = [(row.id, inbound_from_row(row, self.media)) for row in rows]
@@ -199,10 +215,20 @@ class Engine:
                         listener(session, turn.reporter, inbound_id, turn.replies)
                 return Outcome(turn.replies, inbound_id, turn.case_number)
         except Exception as exc:
-            log.exception("inbound %s failed", inbound_id)
             with transaction(self.factory) as session:
                 row = session.get(InboundMessage, inbound_id)
                 row.status, row.error = InboundStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                row.attempts = (row.attempts or 0) + 1
+                attempts = row.attempts
+            limit = self.settings.inbound_max_attempts
+            if attempts == 1:
+                log.exception("inbound %s failed (attempt 1 of %d)", inbound_id, limit)
+            elif attempts < limit:
+                log.warning("inbound %s failed again (attempt %d of %d): %s", inbound_id, attempts,
+                            limit, row.error)
+            else:
+                log.warning("inbound %s failed %d times, left as failed (`gridintake inbound retry "
+                            "%s`): %s", inbound_id, attempts, inbound_id, row.error)
             lang = normalize_language(inbound.language or guess_language(inbound.text or ""))
             return Outcome([Reply(t("error", lang))], inbound_id)
 
@@ -397,13 +423,47 @@ class Engine:
         elif name == "lang":
             target = command.arg or ("en" if lang == "zh" else "zh")
             turn.reporter.language = normalize_language(target)
+            residents.share(turn.session, turn.reporter)
             turn.say("language_set")
         elif name == "status":
             self._status(turn, command.arg)
         elif name == "mycases":
             self._my_cases(turn)
+        elif name == "link":
+            self._link(turn, command.arg)
+        elif name == "unlink":
+            residents.unlink(turn.session, turn.reporter)
+            turn.say("unlinked")
         else:
             turn.say("unknown_command")
+
+    def _link(self, turn: Turn, arg: str) -> None:
+        """绑定 PHONE: a code by SMS to that phone; 绑定 CODE: the link, if the code is right."""
+        code = arg.replace(" ", "")
+        if code.isdigit() and len(code) == 6:
+            try:
+                residents.confirm_link(turn.session, turn.reporter, code)
+            except residents.LinkError:
+                turn.say("link_failed")
+                return
+            turn.say("linked")
+            return
+        phones = [p for p in extract_phones(arg) if "-" not in p]  # mobiles only
+        if not phones:
+            turn.say("link_usage")
+            return
+        phone = "+86" + phones[0]
+        try:
+            target, code = residents.start_link(turn.session, turn.reporter, phone)
+        except residents.LinkError:
+            turn.say("link_no_phone")
+            return
+        # To the phone only, never to this chat: typing it back here proves both ends.
+        enqueue(turn.session, sink=target.channel, target=phone,
+                key=f"link:{turn.reporter.id}:{secrets.token_hex(8)}", payload={
+                    "text": t("link_code_sms", target.language, code=code), "choices": [],
+                    "language": target.language, "reporter_id": target.id})
+        turn.say("link_code_sent")
 
     def _status(self, turn: Turn, arg: str) -> None:
         number = normalize_case_number(arg)
@@ -428,7 +488,7 @@ class Engine:
 
     def _my_cases(self, turn: Turn) -> None:
         """The most recent cases and how many more: at most two SMS segments (tests count them)."""
-        mine = Case.reporter_id == turn.reporter.id
+        mine = Case.reporter_id.in_(residents.reporter_ids(turn.session, turn.reporter))
         cases = turn.session.scalars(
             select(Case).where(mine).order_by(Case.id.desc()).limit(MY_CASES_SHOWN)
         ).all()

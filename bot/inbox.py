@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -122,3 +123,46 @@ class Inbox:
         if row.status in ANSWERED:
             return Recorded(row.id, [Reply.from_json(r) for r in row.replies or []])
         return Recorded(row.id, None)
+
+
+# ---- filed channels (hotline calls, Open311 requests): one case per message ------------------
+
+# Their messages are filed, not chatted: the chat engine's retry leaves them alone.
+FILED_CHANNELS = ("hotline", "open311")
+STALE_CLAIM = timedelta(minutes=2)  # a claim older than this belonged to a crashed filing
+# held: filing failed; kept out of the chat engine's retry, filed again when the key comes again.
+CLAIMABLE = (InboundStatus.RECEIVED, InboundStatus.HELD)
+
+
+class InProgress(Exception):
+    """The same key is being filed right now by another request."""
+
+
+def claim_for_filing(factory: sessionmaker[Session], row_id: int) -> dict[str, Any] | None:
+    """Take a filed channel's row for filing (None); its stored answer (the first reply: the
+    ``case_number`` it filed, or what else the channel keeps) when it was answered already.
+    Raises InProgress while another request holds a fresh claim on it."""
+    now = utcnow()
+    with transaction(factory) as session:
+        claimed = session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == row_id, or_(
+                InboundMessage.status.in_(CLAIMABLE),
+                (InboundMessage.status == InboundStatus.PROCESSING)
+                & (InboundMessage.processed_at < now - STALE_CLAIM)))
+            .values(status=InboundStatus.PROCESSING, processed_at=now)
+        ).rowcount
+        if claimed:
+            return None
+        row = session.get(InboundMessage, row_id)
+        replies = row.replies or []
+        if row.status == InboundStatus.PROCESSED and replies:
+            return replies[0]
+    raise InProgress(f"{row.channel} {row.idempotency_key} is being filed right now")
+
+
+def hold(factory: sessionmaker[Session], row_id: int, exc: BaseException) -> None:
+    """Filing failed: keep the row held with the error, to be filed again when the key comes."""
+    with transaction(factory) as session:
+        row = session.get(InboundMessage, row_id)
+        row.status, row.error = InboundStatus.HELD, f"{type(exc).__name__}: {exc}"

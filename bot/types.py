@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from storage.text import storable
+
+without_nul = storable  # the older name some channels import; it replaces lone surrogates too
+
 
 @dataclass(frozen=True)
 class Photo:
@@ -13,19 +17,6 @@ class Photo:
     data: bytes
     declared_mime: str | None = None
     source_id: str | None = None  # the channel's file id
-
-
-def without_nul(value: Any) -> Any:
-    """``value`` with every NUL character (U+0000) in its strings, at any depth, replaced by
-    U+FFFD. PostgreSQL text and JSON cannot hold NUL; replaced on every database alike, a
-    message reads and is stored the same everywhere."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(without_nul(v) for v in value)
-    return value
 
 
 @dataclass
@@ -43,7 +34,7 @@ class Inbound:
 
     def __post_init__(self) -> None:
         for name in ("channel", "sender", "key", "text", "phone", "display_name", "payload"):
-            setattr(self, name, without_nul(getattr(self, name)))
+            setattr(self, name, storable(getattr(self, name)))
 
     @property
     def kind(self) -> str:
@@ -68,6 +59,10 @@ class Reply:
     choices: list[Choice] = field(default_factory=list)
     request_location: bool = False
     language: str | None = None  # the resident's (channels label buttons in it), when known
+    # The catalog entry and its values: a provider that sends only approved templates (mainland
+    # SMS) sends the template for the key, not the text.
+    key: str | None = None
+    values: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -77,6 +72,8 @@ class Reply:
         }
         if self.language:
             data["language"] = self.language
+        if self.key:
+            data["key"], data["values"] = self.key, self.values
         return data
 
     @classmethod
@@ -86,6 +83,8 @@ class Reply:
             choices=[Choice(c["key"], c["label"]) for c in data.get("choices", [])],
             request_location=bool(data.get("request_location")),
             language=data.get("language"),
+            key=data.get("key"),
+            values=data.get("values") or {},
         )
 
 

@@ -84,7 +84,8 @@ class Intake:
                 "classification": classification.to_json(),
                 "geo": place.to_json() if place else None,
             },
-            needs_review=classification.label == NONE_LABEL
+            # a label the active tree does not know (no class in its edition) goes to review too
+            needs_review=classification.label == NONE_LABEL or category is None
             or classification.confidence < 0.5,
             status=CaseStatus.ACCEPTED if located else CaseStatus.NEEDS_LOCATION,
             created_at=now,

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from bot.i18n import t
 from bot.types import Choice, Reply
+from cases import residents
 from cases.outbox import RESIDENT_SINKS, enqueue
 from storage.models import Case, CaseFollower, Conversation, Outbox, Reporter
 from storage.states import DialogState
@@ -41,13 +42,18 @@ def audience(session: Session, case: Case) -> list[Reporter]:
     ).all()
     for reporter in followers:
         people.setdefault(reporter.id, reporter)
-    return list(people.values())
+    # A linked resident hears on the channel they chose, else the one they used last; once.
+    routed = [residents.notice_identity(session, reporter) for reporter in people.values()]
+    return list({r.id: r for r in routed}.values())
 
 
 def send_to(session: Session, reporter: Reporter, text: str, *, key: str,
-            choices: list[Choice] = (), case: Case | None = None) -> Outbox | None:
+            choices: list[Choice] = (), case: Case | None = None,
+            template: dict | None = None) -> Outbox | None:
     """One outbox row to a resident on their channel; None when we may not or cannot write
-    (no push channel, no consent, opted out). Every resident message goes through here."""
+    (no push channel, no consent, opted out). Every resident message goes through here.
+    ``template`` ({"key", "values"}: the catalog entry the text came from) lets a provider that
+    sends only approved templates (mainland SMS) send it."""
     route = resident_route(reporter)
     if route is None:
         return None
@@ -60,6 +66,8 @@ def send_to(session: Session, reporter: Reporter, text: str, *, key: str,
     }
     if case is not None:
         payload["case"] = case.number
+    if template is not None:
+        payload["template"] = template
     return enqueue(session, sink=sink, target=target, payload=payload, key=key,
                    case_id=case.id if case is not None else None)
 
@@ -90,8 +98,10 @@ def message(session: Session, case: Case, reporter: Reporter, *, key: str, dedup
             choices: list[Choice] = (), note: str | None = None, photo_url: str | None = None,
             **values) -> Outbox | None:
     text = fitted(key, reporter, note=note, photo_url=photo_url, number=case.number, **values)
+    template = {"key": key, "values": {name: str(value) for name, value in
+                                       {"number": case.number, **values}.items()}}
     return send_to(session, reporter, text, key=f"{dedupe}:{reporter.id}", choices=choices,
-                   case=case)
+                   case=case, template=template)
 
 
 def late_replies(session: Session, reporter: Reporter, inbound_id: int,

@@ -14,7 +14,7 @@ from storage.models import Outbox, utcnow
 from storage.states import OutboxStatus
 
 PLATFORM_SINKS = ("webhook", "open311", "noop")
-RESIDENT_SINKS = ("telegram", "sms", "generic_sms", "wechat")
+RESIDENT_SINKS = ("telegram", "sms", "generic_sms", "wechat", "aliyun_sms", "tencent_sms")
 # (runtime, row) -> a small result dict stored on the row, or None; failures raise one of below.
 Sender = Callable[[Any, Outbox], dict | None]
 

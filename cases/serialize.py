@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from categories import NONE_LABEL
+from categories.crosswalk import map_label
+from categories.tree import edition_of
 from storage.models import Case, CaseEvent
 
 
@@ -23,7 +26,9 @@ def event_to_json(event: CaseEvent) -> dict[str, Any]:
     }
 
 
-def case_to_json(case: Case, with_events: bool = True) -> dict[str, Any]:
+def case_to_json(case: Case, with_events: bool = True, edition: str | None = None) -> dict[str, Any]:
+    """A case as JSON; given the active catalogue ``edition``, a case filed in another one keeps
+    its label and shows the mapped ones (``mapped_labels``, best first; [] without a counterpart)."""
     classification = (case.evidence or {}).get("classification") or {}
     data: dict[str, Any] = {
         "number": case.number,
@@ -58,6 +63,8 @@ def case_to_json(case: Case, with_events: bool = True) -> dict[str, Any]:
         ],
         "top": classification.get("top", []),
     }
+    if edition is not None and case.label != NONE_LABEL and edition_of(case.label) != edition:
+        data["mapped_labels"] = map_label(case.label, edition)
     if with_events:
         data["events"] = [event_to_json(e) for e in case.events]
     return data

@@ -14,7 +14,11 @@ import yaml
 
 NONE_LABEL = "none"
 KINDS = ("component", "event")
-LABEL_RE = re.compile(r"^(component|event):(\d{2})(\d{2})$")
+# The editions of the national catalogue shipped in categories/data/<edition>/, and the digits of
+# a minor code in each: CJ/T 214 (4, e.g. component:0101) and GB/T 47678.5-2026 (5, 01001).
+EDITIONS = {"cjt214": 4, "gbt47678-2026": 5}
+DEFAULT_EDITION = "cjt214"
+LABEL_RE = re.compile(r"^(component|event):(\d{2})(\d{2,3})$")
 
 
 class CategoryError(ValueError):
@@ -59,9 +63,16 @@ def parse_label(label: str) -> tuple[str, str, str]:
     """``event:0102`` → (kind, major, minor) = ("event", "01", "0102")."""
     match = LABEL_RE.match(label)
     if not match:
-        raise CategoryError(f"malformed label {label!r}: expected component:MMNN or event:MMNN")
+        raise CategoryError(f"malformed label {label!r}: expected component:MMNN or event:MMNN "
+                            "(MMNNN in the 2026 edition)")
     kind, major, nn = match.groups()
     return kind, major, major + nn
+
+
+def edition_of(label: str) -> str:
+    """The edition a label's code belongs to, by its number of digits."""
+    digits = len(parse_label(label)[2])
+    return next(name for name, width in EDITIONS.items() if width == digits)
 
 
 @dataclass
@@ -69,6 +80,7 @@ class CategoryTree:
     categories: dict[str, Category]
     version: int = 0
     majors: dict[tuple[str, str], str] = field(default_factory=dict)
+    edition: str = DEFAULT_EDITION
 
     def __post_init__(self) -> None:
         if not self.majors:
@@ -97,7 +109,7 @@ class CategoryTree:
             if base is None:
                 raise CategoryError(f"override for unknown label {label!r}")
             merged[label] = replace(base, **_category_fields(fields_, label))
-        return CategoryTree(merged, version=version)
+        return CategoryTree(merged, version=version, edition=self.edition)
 
     def as_overrides(self, label: str) -> dict[str, Any]:
         """The editable fields of one class as plain data (the inverse of ``with_overrides``)."""
@@ -197,11 +209,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _data_path(name: str) -> Path:
-    return Path(str(resources.files("categories").joinpath("data", name)))
+def _data_path(*parts: str) -> Path:
+    return Path(str(resources.files("categories").joinpath("data", *parts)))
 
 
-def _read_classes(csv_path: Path) -> dict[str, Category]:
+def edition_path(edition: str, name: str) -> Path:
+    """A file of one edition's data (categories.csv, keywords.yaml)."""
+    if edition not in EDITIONS:
+        raise CategoryError(f"unknown edition {edition!r}; one of {', '.join(EDITIONS)}")
+    return _data_path(edition, name)
+
+
+def _read_classes(csv_path: Path, digits: int | None = None) -> dict[str, Category]:
     classes: dict[str, Category] = {}
     with csv_path.open(encoding="utf-8", newline="") as fh:
         for lineno, row in enumerate(csv.DictReader(fh), start=2):
@@ -209,11 +228,14 @@ def _read_classes(csv_path: Path) -> dict[str, Category]:
             kind, major, minor = row.get("kind", ""), row.get("major_code", ""), row.get("minor_code", "")
             if kind not in KINDS:
                 raise CategoryError(f"{where}: unknown kind {kind!r}")
-            if not re.fullmatch(r"\d{2}", major) or not re.fullmatch(r"\d{4}", minor):
+            width = digits or len(minor)
+            if not re.fullmatch(r"\d{2}", major) or not re.fullmatch(rf"\d{{{width}}}", minor) \
+                    or width not in EDITIONS.values():
                 raise CategoryError(f"{where}: malformed code {major!r}/{minor!r}")
+            digits = width
             if not minor.startswith(major):
                 raise CategoryError(f"{where}: minor {minor} is not under major {major} (unknown parent)")
-            if not row.get("minor_name_zh") or not row.get("name_en") or not row.get("major_name_zh"):
+            if not row.get("minor_name_zh") or not row.get("major_name_zh"):
                 raise CategoryError(f"{where}: missing name for {kind}:{minor}")
             label = f"{kind}:{minor}"
             if label in classes:
@@ -222,7 +244,9 @@ def _read_classes(csv_path: Path) -> dict[str, Category]:
             classes[label] = Category(
                 label=label, kind=kind, major=major, minor=minor,
                 major_name_zh=row["major_name_zh"], name_zh=row["minor_name_zh"],
-                name_en=row["name_en"], department=row.get("typical_department_zh") or "",
+                # a class without an English name (new in 2026) shows its Chinese one
+                name_en=row.get("name_en") or row["minor_name_zh"],
+                department=row.get("typical_department_zh") or "",
                 time_limit_hours=_number(limit, f"{where}: time_limit_hours") if limit else None,
             )
     majors: dict[tuple[str, str], str] = {}
@@ -232,10 +256,12 @@ def _read_classes(csv_path: Path) -> dict[str, Category]:
     return classes
 
 
-def load_tree(csv_path: Path | None = None, keywords_path: Path | None = None) -> CategoryTree:
-    """The shipped tree (or the given files), validated; raises CategoryError naming the fault."""
-    classes = _read_classes(csv_path or _data_path("categories.csv"))
-    kw_path = keywords_path or _data_path("keywords.yaml")
+def load_tree(csv_path: Path | None = None, keywords_path: Path | None = None,
+              edition: str = DEFAULT_EDITION) -> CategoryTree:
+    """An edition's shipped tree (or the given files), validated; raises CategoryError naming
+    the fault."""
+    classes = _read_classes(csv_path or edition_path(edition, "categories.csv"))
+    kw_path = keywords_path or edition_path(edition, "keywords.yaml")
     data = yaml.load(kw_path.read_text("utf-8"), _UniqueKeyLoader) if kw_path.exists() else {}
     if not isinstance(data, dict):
         raise CategoryError(f"{kw_path.name}: expected a mapping of label → fields")
@@ -244,4 +270,4 @@ def load_tree(csv_path: Path | None = None, keywords_path: Path | None = None) -
             parse_label(label)
             raise CategoryError(f"{kw_path.name}: keywords for unknown class {label}")
         classes[label] = replace(classes[label], **_category_fields(fields_ or {}, label))
-    return CategoryTree(classes)
+    return CategoryTree(classes, edition=edition)

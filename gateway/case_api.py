@@ -54,4 +54,5 @@ def show_case(number: str):
         case = session.scalar(select(Case).where(Case.number == number))
         if case is None:
             return jsonify(error=f"no case {number}"), 404
-        return jsonify(case_to_json(case))
+        runtime = current_app.config["RUNTIME"]
+        return jsonify(case_to_json(case, edition=runtime.settings.categories.edition))

@@ -67,7 +67,7 @@ def cmd_case_show(args: argparse.Namespace) -> int:
         case = session.scalar(select(Case).where(Case.number == args.number))
         if case is None:
             raise CommandError(f"no case {args.number}")
-        emit(case_to_json(case))
+        emit(case_to_json(case, edition=runtime.settings.categories.edition))
     return 0
 
 
@@ -94,18 +94,23 @@ def _service_classifier():
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.rate_limits import memory_limit_warning
     from gateway.server import outbox_worker, serve
 
-    server = _runtime().settings.server
+    settings = _runtime().settings
+    server = settings.server
     host, port = args.host or server.host, args.port or server.port
     workers = server.workers if args.workers is None else args.workers
     threads = server.threads if args.threads is None else args.threads
     kind = f"{workers} gunicorn workers" if workers else "the development server"
+    warning = memory_limit_warning(settings.limits, workers)
     with outbox_worker(not args.no_worker) as worker:
         beside = (f", outbox worker pid {worker.pid}" if worker else
                   "; no outbox worker: run `gridintake worker` too")
         print(f"gridintake serving on http://{host}:{port}/ ({kind}{beside})", file=sys.stderr,
               flush=True)
+        if warning:
+            print(f"gridintake: warning: {warning}", file=sys.stderr, flush=True)
         serve(host, port, workers, threads)
     return 0
 
@@ -114,7 +119,14 @@ def cmd_inbound_retry(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     runtime = _runtime()
-    outcomes = runtime.engine.retry_pending(timedelta(seconds=args.older_than))
+    if args.id is not None and args.all_failed:
+        raise CommandError("give a message id or --all-failed, not both")
+    if args.id is not None or args.all_failed:
+        outcomes = runtime.engine.retry_failed(None if args.all_failed else [args.id])
+        if args.id is not None and not outcomes:
+            raise CommandError(f"no failed inbound message {args.id}")
+    else:
+        outcomes = runtime.engine.retry_pending(timedelta(seconds=args.older_than))
     emit({"retried": len(outcomes), "cases": [o.case_number for o in outcomes if o.case_number]})
     return 0
 
@@ -136,7 +148,7 @@ def cmd_inbound_list(args: argparse.Namespace) -> int:
                                .order_by(InboundMessage.id.desc()).limit(args.limit))
         emit({"total": total, "rows": [{
             "id": row.id, "channel": row.channel, "key": row.idempotency_key, "sender": row.sender,
-            "status": row.status, "error": row.error, "text": row.text,
+            "status": row.status, "attempts": row.attempts, "error": row.error, "text": row.text,
             "received_at": row.received_at.isoformat(),
         } for row in rows]})
     return 0
@@ -198,7 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only messages that failed or could not be read (unparseable)")
     p.add_argument("--limit", type=int, default=100)
     p = _add(inbound, "retry", cmd_inbound_retry, "process again messages left by a failure")
-    p.add_argument("--older-than", type=float, default=60.0, help="seconds")
+    p.add_argument("id", type=int, nargs="?", help="one failed message, with fresh attempts")
+    p.add_argument("--all-failed", action="store_true",
+                   help="every failed message (`inbound list --failed`), with fresh attempts")
+    p.add_argument("--older-than", type=float, default=60.0,
+                   help="seconds (without ID or --all-failed: received or failed messages this old "
+                        "that have attempts left)")
 
     # Each area's commands, listed here: a command module not listed is not offered.
     nlp.commands.register(sub, _service_classifier)

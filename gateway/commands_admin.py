@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from gateway.cli_output import emit
 from gateway.cli_output import runtime as _runtime
+from storage.accounts import CLIENT_ROLES
 
 AUDIT_ACTOR = "cli"
 
@@ -28,7 +30,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     from gateway.admin.users import set_user
     from storage.db import transaction
 
-    password = _password(args)
+    password = None if args.role in CLIENT_ROLES else _password(args)
     runtime = _runtime()
     with transaction(runtime.sessions) as session:
         user = set_user(session, args.name, args.role, password, AUDIT_ACTOR)
@@ -101,6 +103,42 @@ def cmd_categories_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_categories_editions(args: argparse.Namespace) -> int:
+    from categories import load_tree
+    from categories.crosswalk import unmapped
+    from categories.tree import EDITIONS
+
+    active = _runtime().settings.categories.edition
+    rows = []
+    for edition in EDITIONS:
+        tree = load_tree(edition=edition)
+        kinds = Counter(c.kind for c in tree)
+        rows.append({"edition": edition, "active": edition == active, "classes": len(tree),
+                     "components": kinds["component"], "events": kinds["event"],
+                     "majors": len(tree.majors), "unmapped": len(unmapped(edition))})
+    emit(rows)
+    return 0
+
+
+def cmd_categories_map(args: argparse.Namespace) -> int:
+    from categories import CategoryError, load_tree
+    from categories.crosswalk import mappings
+    from categories.tree import edition_of
+
+    try:
+        source = load_tree(edition=edition_of(args.label))
+        target = load_tree(edition=args.to)
+    except CategoryError as exc:
+        raise ValueError(str(exc)) from None
+    if args.label not in source:
+        raise ValueError(f"unknown label {args.label}")
+    emit({"label": args.label, "name": source.get(args.label).name_zh, "to": args.to,
+          "mapped": [{"label": m.to_label, "name": target.get(m.to_label).name_zh,
+                      "relation": m.relation, "basis": m.basis}
+                     for m in mappings(args.label, args.to)]})
+    return 0
+
+
 def cmd_model_list(args: argparse.Namespace) -> int:
     from gateway.admin.models import current_version, list_models
     from storage.db import transaction
@@ -140,7 +178,8 @@ def register(subparsers: Any) -> None:
         dest="users_command", required=True)
     p = users.add_parser("add", help="create a user or reset their role and password")
     p.add_argument("name")
-    p.add_argument("--role", required=True, choices=("admin", "operator"))
+    p.add_argument("--role", required=True, choices=("admin", "operator", *CLIENT_ROLES),
+                   help="open311: an Open311 client; its token (users token) is its api_key")
     p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     p.set_defaults(func=cmd_users_add)
     p = users.add_parser("token", help="issue an API bearer token for a user (replaces the old one)")
@@ -161,6 +200,12 @@ def register(subparsers: Any) -> None:
     p = cats.add_parser("import", help="apply a CSV/YAML tree (as exported); audited, bumps the version")
     p.add_argument("file")
     p.set_defaults(func=cmd_categories_import)
+    p = cats.add_parser("editions", help="the catalogue editions shipped, their class counts, the active one")
+    p.set_defaults(func=cmd_categories_editions)
+    p = cats.add_parser("map", help="a label's class(es) in another edition, through the crosswalk")
+    p.add_argument("label")
+    p.add_argument("--to", required=True, help="cjt214 | gbt47678-2026")
+    p.set_defaults(func=cmd_categories_map)
 
     model = subparsers.add_parser("model", help="the trained model classifiers use").add_subparsers(
         dest="model_command", required=True)

@@ -83,35 +83,70 @@ def _poll(runtime) -> dict[str, str]:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
+    """Rows newest first and the total that matched; `--dead` lists every dead letter."""
+    from sqlalchemy import func
+
     from cases.outbox import row_to_json
     from storage.db import transaction
     from storage.models import Outbox
 
     runtime = _runtime()
+    status = OutboxStatus.DEAD if args.dead else args.status
+    where = [Outbox.status == status] if status else []
+    limit = None if args.dead and args.limit is None else (args.limit or 100)
     with transaction(runtime.sessions) as session:
-        query = select(Outbox).order_by(Outbox.id.desc()).limit(args.limit)
-        if args.dead:
-            query = query.where(Outbox.status == OutboxStatus.DEAD)
-        elif args.status:
-            query = query.where(Outbox.status == args.status)
-        emit([row_to_json(row) for row in session.scalars(query)])
+        total = session.scalar(select(func.count(Outbox.id)).where(*where))
+        rows = session.scalars(select(Outbox).where(*where).order_by(Outbox.id.desc()).limit(limit))
+        emit({"total": total, "rows": [row_to_json(row) for row in rows]})
     return 0
 
 
+def _since(value: str):
+    """An ISO 8601 time (UTC when no zone is given) or an age such as 90m, 6h, 2d."""
+    from datetime import UTC, datetime, timedelta
+
+    from storage.models import utcnow
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if value[-1:] in units and value[:-1].isdigit():
+        return utcnow() - timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time or an age (90m, 6h, 2d): {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    from sqlalchemy import update
+
     from cases.outbox import row_to_json
     from storage.db import transaction
     from storage.models import Outbox, utcnow
 
+    if (args.id is None) == (not args.all_dead):
+        raise CommandError("give a row id or --all-dead")
+    if args.since is not None and not args.all_dead:
+        raise CommandError("--since goes with --all-dead")
+    again = {"status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": utcnow(),
+             "locked_by": None, "locked_until": None}
     runtime = _runtime()
     with transaction(runtime.sessions) as session:
+        if args.all_dead:
+            where = [Outbox.status == OutboxStatus.DEAD]
+            if args.since is not None:
+                where.append(Outbox.created_at >= args.since)
+            ids = list(session.scalars(update(Outbox).where(*where).values(**again)
+                                       .returning(Outbox.id)))
+            emit({"retried": len(ids), "ids": sorted(ids)})
+            return 0
         row = session.get(Outbox, args.id, with_for_update=True)
         if row is None:
             raise CommandError(f"no outbox row {args.id}")
         if row.status == OutboxStatus.DONE:
             raise CommandError(f"outbox row {args.id} was delivered already")
-        row.status, row.attempts, row.next_attempt_at = OutboxStatus.PENDING, 0, utcnow()
-        row.locked_by = row.locked_until = None
+        for key, value in again.items():
+            setattr(row, key, value)
         session.flush()
         emit(row_to_json(row))
     return 0
@@ -177,13 +212,16 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_worker)
 
     outbox = _subcommands(sub, "outbox", "deliveries waiting, done and dead-lettered")
-    p = outbox.add_parser("list", help="outbox rows as JSON, newest first")
-    p.add_argument("--dead", action="store_true", help="only dead letters")
+    p = outbox.add_parser("list", help="outbox rows as JSON, newest first, with the total")
+    p.add_argument("--dead", action="store_true", help="only dead letters, all of them")
     p.add_argument("--status", choices=[s.value for s in OutboxStatus])
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, help="at most this many rows (default 100; --dead: all)")
     p.set_defaults(func=cmd_outbox_list)
-    p = outbox.add_parser("retry", help="send a dead-lettered row again")
-    p.add_argument("id", type=int)
+    p = outbox.add_parser("retry", help="send dead-lettered rows again")
+    p.add_argument("id", type=int, nargs="?", help="one row")
+    p.add_argument("--all-dead", action="store_true", help="every dead letter")
+    p.add_argument("--since", type=_since, metavar="T",
+                   help="with --all-dead: only rows written since T (ISO time, or an age: 90m, 6h, 2d)")
     p.set_defaults(func=cmd_outbox_retry)
 
     overdue = _subcommands(sub, "overdue", "cases past their handling time limit")

@@ -31,17 +31,22 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 SHARED_TYPES = {".png": "image/png", ".jpg": "image/jpeg"}
 
 
-def _shared_photo(digest: str) -> tuple[bytes, str] | None:
-    """The shared copy's bytes and type, when a case has this photo and the store has it."""
+def _shared_key(digest: str) -> str | None:
+    """The media key of the shared copy, when a case has this photo."""
     runtime = current_app.config["RUNTIME"]
     with transaction(runtime.sessions) as session:
         stored = session.scalar(select(Attachment.path).where(
             Attachment.sha256 == digest, Attachment.case_id.is_not(None)).limit(1))
     suffix = PurePath(stored).suffix if stored else ""
-    if suffix not in SHARED_TYPES:
-        return None
-    data = runtime.media.get(photo_key(digest, suffix))
-    return None if data is None else (data, SHARED_TYPES[suffix])
+    return photo_key(digest, suffix) if suffix in SHARED_TYPES else None
+
+
+def _accelerated(key: str, mime: str):
+    """Let nginx send the file from the store (an internal location, deploy/nginx.conf)."""
+    prefix = current_app.config["RUNTIME"].settings.media.accel_redirect
+    response = current_app.response_class(status=200, mimetype=mime)
+    response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + key
+    return response
 
 
 def _allowed(digest: str) -> bool:
@@ -59,11 +64,18 @@ def media(digest: str):
         abort(404)
     if not _allowed(digest):
         abort(403)
-    photo = _shared_photo(digest)
-    if photo is None:
+    key = _shared_key(digest)
+    if key is None:
         abort(404)
-    data, mime = photo
-    response = send_file(io.BytesIO(data), mimetype=mime, etag=digest, conditional=True)
+    mime = SHARED_TYPES[PurePath(key).suffix]
+    runtime = current_app.config["RUNTIME"]
+    if runtime.settings.media.accel_redirect:
+        response = _accelerated(key, mime)
+    else:
+        data = runtime.media.get(key)
+        if data is None:
+            abort(404)
+        response = send_file(io.BytesIO(data), mimetype=mime, etag=digest, conditional=True)
     # Private: a shared cache must not hand a signed photo to someone without the link.
     expires = request.args.get("expires", "")
     left = int(expires) - int(time.time()) if expires.isdigit() else 0

@@ -11,17 +11,20 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engine import Engine
+from bot.handlers.cnsms import aliyun, tencent
 from bot.handlers.sms import handler as sms
 from bot.handlers.sms.outbound import send_generic, send_twilio
-from bot.handlers.sms.rules import GENERIC, TWILIO
+from bot.handlers.sms.rules import ALIYUN, GENERIC, SMS_CHANNELS, TENCENT, TWILIO
 from bot.handlers.telegram.outbound import CHANNEL as TELEGRAM
 from bot.handlers.telegram.outbound import send_outbox as send_telegram
 from bot.handlers.wechat import outbound as wechat_outbound
 from bot.handlers.wechat.client import CityClient, make_client
 from bot.handlers.wechat.incoming import CHANNEL as WECHAT
+from cases.editions import to_edition
 from cases.filing import Intake
 from cases.outbox import Sender
 from categories import CategoryTree, load_tree
+from categories.tree import DEFAULT_EDITION
 from gateway.forwarding import (
     case_listeners,
     rating_listeners,
@@ -33,7 +36,7 @@ from settings.config import Config, load_config
 from settings.typed import Settings
 from storage.catalog import active_model, effective_tree, keyword_version
 from storage.db import make_engine, make_session_factory, transaction
-from storage.media import MediaStore, open_store
+from storage.media import MediaStore, store_for
 
 
 def local_secret(data_dir: Path) -> bytes:
@@ -77,10 +80,7 @@ class Runtime:
     @cached_property
     def media(self) -> MediaStore:
         """Photos, raw inbound media and exports, shared by every host unless kept locally."""
-        media = self.settings.media
-        return open_store(media.backend, data_dir=self.config.data_dir, engine=self.db,
-                          s3_bucket=media.s3_bucket, s3_endpoint_url=media.s3_endpoint_url,
-                          s3_region=media.s3_region, s3_prefix=media.s3_prefix)
+        return store_for(self.settings.media, self.config.data_dir, self.db)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -118,17 +118,27 @@ class Runtime:
         return ClassifierHub(load=self._load_tree, version=self._keyword_version,
                              check_every_s=self.classifier_check_s, active_model=self._active_model)
 
+    @cached_property
+    def edition_tree(self) -> CategoryTree | None:
+        """The active edition's tree when it is not the one the classifier speaks (CJ/T 214)."""
+        edition = self.settings.categories.edition
+        return None if edition == DEFAULT_EDITION else load_tree(edition=edition)
+
     def tree(self) -> CategoryTree:
-        return self.classifiers.current().tree
+        return self.edition_tree or self.classifiers.current().tree
 
     def classify(self, text: str):
-        return self.classifiers.current().classify(text)
+        result = self.classifiers.current().classify(text)
+        return to_edition(self.edition_tree, result) if self.edition_tree else result
 
     @cached_property
     def geo(self):
+        from gateway.grid_follow import GridFollower
         from geo import build_geo
 
-        return build_geo(self.settings.geo, self.sessions)
+        service = build_geo(self.settings.geo, self.sessions)
+        service.follow = GridFollower(self, self.classifier_check_s)  # grids imported on any host
+        return service
 
     @cached_property
     def intake(self) -> Intake:
@@ -142,7 +152,7 @@ class Runtime:
         """Each channel's outbound sender by outbox sink, listed here (nothing registers itself
         on import); the worker asks the platform sinks first."""
         return {TELEGRAM: send_telegram, TWILIO: send_twilio, GENERIC: send_generic,
-                WECHAT: wechat_outbound.send}
+                WECHAT: wechat_outbound.send, ALIYUN: aliyun.send, TENCENT: tencent.send}
 
     @cached_property
     def wechat(self) -> CityClient:
@@ -155,5 +165,5 @@ class Runtime:
         engine.rating_listeners.extend(rating_listeners(self))
         engine.reopen_listeners.extend(reopen_listeners(self))
         engine.retry_listeners.extend(retry_listeners(self))
-        engine.retry_hooks.update(dict.fromkeys((TWILIO, GENERIC), sms.keywords_on_retry(self)))
+        engine.retry_hooks.update(dict.fromkeys(SMS_CHANNELS, sms.keywords_on_retry(self)))
         return engine

@@ -1,5 +1,6 @@
-"""`gridintake serve`: the gateway under gunicorn, pre-forked sync workers (each loads its own
-runtime and classifier), or Werkzeug's development server with ``--workers 0``; beside it, by
+"""`gridintake serve`: the gateway under gunicorn, pre-forked gthread workers by default (each
+loads its own runtime and classifier; a slow client holds one thread, not the worker), sync ones
+with ``--threads 1``, or Werkzeug's development server with ``--workers 0``; beside it, by
 default, the outbox worker as a child process (``--no-worker`` when it runs on its own).
 
 The settings live here so the webhook benchmark runs its bare endpoint under exactly these.
@@ -8,6 +9,7 @@ The settings live here so the webhook benchmark runs its bare endpoint under exa
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -86,6 +88,8 @@ class Gunicorn(BaseApplication):
 def serve(host: str, port: int, workers: int, threads: int = 1) -> None:
     from gateway.app import create_app
 
+    # Limits kept in memory are divided among the processes that each keep a count.
+    os.environ["GRIDINTAKE_LIMITS_PROCESSES"] = str(max(workers, 1))
     if workers < 1:
         create_app().run(host=host, port=port, threaded=True, use_reloader=False)
         return

@@ -10,11 +10,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
 from geo.coords import CRS, convert, to_wgs84
 from geo.service import IMPORTED_GRIDS, GeoConfigError, build_geo
 from geo.validate import check_topology, parse_features
 from settings.config import ConfigError, load_config
-from settings.typed import GeoSettings
+from settings.typed import GeoSettings, MediaSettings
+from storage.db import make_engine
+from storage.grids import publish_grids
+from storage.media import store_for
 
 
 def _config():
@@ -99,7 +105,21 @@ def cmd_grids_import(args: argparse.Namespace) -> int:
         return _fail(f"cannot write {target}: {exc}")
     districts = sorted({c.district for c in cells})
     return _emit({"imported": True, "cells": len(cells), "districts": districts,
-                  "path": str(target)})
+                  "path": str(target), **_share(config, text)})
+
+
+def _share(config: Any, text: str) -> dict[str, Any]:
+    """Make the grids every host's (media store + version); a database not set up yet keeps
+    them on this host only, and says so."""
+    engine = make_engine(config.database_url)
+    try:
+        media = store_for(MediaSettings.from_config(config), config.data_dir, engine)
+        with Session(engine) as session, session.begin():
+            return {"grid_version": publish_grids(session, media, text, "cli"), "shared": True}
+    except SQLAlchemyError as exc:
+        return {"shared": False, "not_shared_because": f"{type(exc).__name__} (run gridintake db upgrade)"}
+    finally:
+        engine.dispose()
 
 
 def _guarded(func):

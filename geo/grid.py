@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,23 @@ class GridIndex:
 
     def __len__(self) -> int:
         return len(self.cells)
+
+    @cached_property
+    def _by_code(self) -> dict[str, GridCell]:
+        return {cell.code: cell for cell in self.cells}
+
+    def cell_by_code(self, code: str) -> GridCell | None:
+        return self._by_code.get(code)
+
+    def within(self, bbox: Bbox, limit: int) -> list[tuple[GridCell, BaseGeometry]] | None:
+        """The cells meeting ``bbox`` with their WGS-84 polygons, in code order; None when more
+        than ``limit`` do (a map asks the viewer to zoom in)."""
+        s, w, n, e = bbox
+        hits = self._tree.query(self.projection.to_metric(shapely.box(w, s, e, n)))
+        if len(hits) > limit:
+            return None
+        hits = sorted(hits.tolist(), key=lambda i: self.cells[i].code)
+        return [(self.cells[i], self.polygons[i]) for i in hits]
 
     def lookup(self, lat: float, lon: float) -> GridCell | None:
         x, y = self.projection.xy(lat, lon)
@@ -152,6 +170,23 @@ class SquareGrid:
         s, w = self.projection.latlon(col * self.size_m, row * self.size_m)
         n, e = self.projection.latlon((col + 1) * self.size_m, (row + 1) * self.size_m)
         return shapely.box(w, s, e, n)
+
+    def cell_by_code(self, code: str) -> GridCell | None:
+        serial = code.removeprefix(self.prefix)
+        if len(serial) != 4 + self.col_digits or not serial.isdigit() or not code.startswith(self.prefix):
+            return None
+        row, col = int(serial[:4]), int(serial[4:])
+        return self.cell(row, col) if row < self.rows and col < self.cols else None
+
+    def within(self, bbox: Bbox, limit: int) -> list[tuple[GridCell, BaseGeometry]] | None:
+        """As `GridIndex.within`: the squares meeting ``bbox``, or None when over ``limit``."""
+        s, w, n, e = bbox
+        (row0, row1), (col0, col1) = self._rowcol([s, n], [w, e])
+        rows = range(max(int(row0), 0), min(int(row1), self.rows - 1) + 1)
+        cols = range(max(int(col0), 0), min(int(col1), self.cols - 1) + 1)
+        if len(rows) * len(cols) > limit:
+            return None
+        return [(self.cell(r, c), self.polygon(r, c)) for r in rows for c in cols]
 
     def _rowcol(self, lats, lons) -> tuple[np.ndarray, np.ndarray]:
         x, y = self.projection.xy(np.asarray(lats, dtype=float), np.asarray(lons, dtype=float))

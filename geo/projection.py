@@ -47,3 +47,12 @@ class LocalProjection:
             return np.column_stack(((coords[:, 0] - lon0) * kx, (coords[:, 1] - lat0) * M_PER_DEG_LAT))
 
         return shapely.transform(geom, fwd)
+
+    def to_lonlat(self, geom: BaseGeometry) -> BaseGeometry:
+        """A metric geometry back in lon/lat (the inverse of `to_metric`)."""
+        kx, lat0, lon0 = self.kx, self.lat0, self.lon0
+
+        def back(coords: np.ndarray) -> np.ndarray:
+            return np.column_stack((coords[:, 0] / kx + lon0, coords[:, 1] / M_PER_DEG_LAT + lat0))
+
+        return shapely.transform(geom, back)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -66,13 +67,23 @@ class GeoService:
     def __init__(self, grid: GridIndex | SquareGrid, gazetteer: Gazetteer,
                  remote: RemoteGeocoder | None = None, bbox: tuple[float, ...] | None = None,
                  min_confidence: float = 0.6):
-        self.grid = grid
+        self._grid = grid
+        # Returns newer grids when another host imported them (None: keep these); set by the
+        # gateway's runtime, which knows where shared grids are kept.
+        self.follow: Callable[[], GridIndex | SquareGrid | None] | None = None
         self.gazetteer = gazetteer
         self.offline = GazetteerGeocoder(gazetteer)
         self.remote = remote
         self._reverse = ReverseGeocoder(gazetteer)
         self.bbox = tuple(bbox) if bbox else grid.bbox
         self.min_confidence = min_confidence
+
+    @property
+    def grid(self) -> GridIndex | SquareGrid:
+        """The city's grid cells, the newest imported ones when `follow` is set."""
+        if self.follow is not None and (newer := self.follow()) is not None:
+            self._grid = newer
+        return self._grid
 
     def geocode(self, text: str) -> GeoResult | None:
         """The configured provider first; the offline gazetteer when that finds nothing or

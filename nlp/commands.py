@@ -42,7 +42,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
         records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-        _print(evaluate(args.classifier(), records, details=args.details))
+        _print(evaluate(args.classifier(), records, details=args.details, edition=args.edition))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return _fail(f"{path}: {exc}")
     return 0
@@ -77,6 +77,8 @@ def register(subparsers: Any, classifier: ClassifierSource = _shipped) -> None:
     p = subparsers.add_parser("eval", help="accuracy on a JSONL file of {text, label}")
     p.add_argument("file")
     p.add_argument("--details", action="store_true", help="add confusions and worst classes")
+    p.add_argument("--edition", default=None,
+                   help="figures in this catalogue edition, labels mapped through the crosswalk")
     p.set_defaults(func=cmd_eval, classifier=classifier)
 
     p = subparsers.add_parser("train", help="retrain the text classifier into nlp/data/model")

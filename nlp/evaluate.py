@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from categories import NONE_LABEL, parse_label
-from nlp.types import Classification
+from categories.crosswalk import map_label
+from nlp.types import Classification, Scored
 
 
 class _Classifies(Protocol):
@@ -30,13 +32,34 @@ def _major(label: str) -> str | None:
 CALIBRATION_BINS = 10
 
 
+def in_edition(pairs: list[tuple[tuple[str, ...], Classification]],
+               edition: str) -> tuple[list[tuple[tuple[str, ...], Classification]], int]:
+    """The pairs with gold and predicted labels carried into ``edition`` by the crosswalk: a
+    gold label counts as any of its classes there; a prediction (and each of its top 3) as its
+    first class, or as itself (wrong) when it has none. Records whose gold has no class in the
+    edition are left out; their number is returned too."""
+    def first(label: str) -> str:
+        return next(iter(map_label(label, edition)), label)
+
+    mapped, dropped = [], 0
+    for gold, res in pairs:
+        gold_there = tuple(dict.fromkeys(t for g in gold for t in map_label(g, edition)))
+        if not gold_there:
+            dropped += 1
+            continue
+        top = [Scored(first(s.label), s.score) for s in res.top]
+        mapped.append((gold_there, replace(res, label=first(res.label), top=top)))
+    return mapped, dropped
+
+
 def evaluate(classifier: _Classifies, records: Iterable[Mapping[str, Any]],
-             details: bool = False) -> dict[str, Any]:
+             details: bool = False, edition: str | None = None) -> dict[str, Any]:
     """``n``, ``top1``, ``top3``, ``major_top1``, ``none_precision``, ``none_recall``,
     ``ms_per_text``; with ``details`` also the commonest confusions, the worst classes, the same
     figures per language (``by_lang``: the record's ``lang``, else the detected one) and the
     calibration of the confidence (``ece`` and its bins). A list of gold labels counts any of them
-    as right."""
+    as right. With ``edition``, the figures are those of that catalogue edition, labels carried
+    through the crosswalk (`in_edition`); ``unmapped_gold`` counts the records left out."""
     records = list(records)
     if not records:
         raise ValueError("no records to evaluate")
@@ -45,7 +68,14 @@ def evaluate(classifier: _Classifies, records: Iterable[Mapping[str, Any]],
     results = classifier.classify_many(texts)
     elapsed = time.perf_counter() - started
     pairs = [(_labels(rec), res) for rec, res in zip(records, results, strict=True)]
-    report = {**_figures(pairs), "ms_per_text": round(elapsed * 1000 / len(records), 3)}
+    extra: dict[str, Any] = {}
+    if edition is not None:
+        kept = [rec for rec, (gold, _) in zip(records, pairs, strict=True)
+                if any(map_label(g, edition) for g in gold)]
+        pairs, dropped = in_edition(pairs, edition)
+        records, extra = kept, {"edition": edition, "unmapped_gold": dropped}
+    report = {**_figures(pairs), **extra,
+              "ms_per_text": round(elapsed * 1000 / len(texts), 3)}
     if details:
         report.update(_confusions(pairs))
         by_lang: dict[str, list[tuple[tuple[str, ...], Classification]]] = {}

@@ -22,6 +22,7 @@ class BotSettings:
     idle_minutes: int = 30
     confirm_below: float = 0.55
     min_geo_confidence: float = 0.6
+    inbound_max_attempts: int = 5  # a message that failed this often waits for `inbound retry`
     reopen_days: int = 7
 
     @property
@@ -38,6 +39,7 @@ class BotSettings:
             idle_minutes=int(bot["conversation_idle_minutes"]),
             confirm_below=float(bot["confirm_below"]),
             min_geo_confidence=float(config.get("geocoding", "min_confidence")),
+            inbound_max_attempts=int(config.get("bot", "inbound_max_attempts", 5)),
             reopen_days=int(bot.get("reopen_days", 7)),
         )
 
@@ -97,10 +99,12 @@ class LimitSettings:
 
     per_sender: str = "20/minute"
     storage_uri: str = "memory://"
+    processes: int = 1  # processes keeping their own count in memory (`gridintake serve` sets it)
 
     @classmethod
     def from_config(cls, config: Config) -> LimitSettings:
-        return cls(config.get("limits", "per_sender"), config.get("limits", "storage_uri"))
+        return cls(config.get("limits", "per_sender"), config.get("limits", "storage_uri"),
+                   max(1, int(config.get("limits", "processes", 1))))
 
 
 @dataclass(frozen=True)
@@ -131,11 +135,37 @@ class WeChatSettings:
         )
 
 
+@dataclass(frozen=True)
+class MainlandSmsSettings:
+    """Aliyun and Tencent Cloud SMS (`[cnsms]`); keys and the callback token stay in the
+    environment."""
+
+    providers: tuple[str, ...] = ()
+    sign_name: str = ""
+    aliyun_endpoint: str = "dysmsapi.aliyuncs.com"
+    tencent_endpoint: str = "sms.tencentcloudapi.com"
+    tencent_region: str = "ap-guangzhou"
+    tencent_sdk_app_id: str = ""
+    protocol: str = "https"
+
+    @classmethod
+    def from_config(cls, config: Config) -> MainlandSmsSettings:
+        section = config["cnsms"]
+        providers = tuple(p.strip() for p in str(section["providers"]).split(",") if p.strip())
+        unknown = set(providers) - {"aliyun", "tencent"}
+        if unknown:
+            raise ValueError(f"[cnsms] providers: unknown {sorted(unknown)}; use aliyun, tencent")
+        return cls(providers, *(str(section[name]) for name in (
+            "sign_name", "aliyun_endpoint", "tencent_endpoint", "tencent_region",
+            "tencent_sdk_app_id", "protocol")))
+
+
 @dataclass
 class WorkerSettings:
     """The outbox worker (`[forwarding]`); checked when a worker is made, not at start-up."""
 
-    max_attempts: int = 8
+    retry_for_s: float = 24 * 3600.0
+    max_attempts: int = 0  # 0: no limit on attempts, retry_for_s decides
     backoff_base_s: float = 2.0
     backoff_cap_s: float = 3600.0
     batch_size: int = 20
@@ -146,7 +176,8 @@ class WorkerSettings:
     def from_config(cls, config: Config) -> WorkerSettings:
         get = config.get
         return cls(
-            max_attempts=int(get("forwarding", "max_attempts", 8)),
+            retry_for_s=float(get("forwarding", "retry_for_hours", 24)) * 3600,
+            max_attempts=int(get("forwarding", "max_attempts", 0)),
             backoff_base_s=float(get("forwarding", "backoff_base_s", 2)),
             backoff_cap_s=float(get("forwarding", "backoff_cap_s", 3600)),
             batch_size=int(get("forwarding", "batch_size", 20)),
@@ -205,7 +236,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
-    threads: int = 1
+    threads: int = 8
     public_url: str = ""
 
     @classmethod
@@ -226,6 +257,7 @@ class ChannelSettings:
     media_hosts: tuple[str, ...] = ("api.twilio.com", "*.twiliocdn.com",
                                     "s3-external-1.amazonaws.com")
     media_deadline_s: float = 15.0
+    sms_per_second: int = 0  # outbound SMS a second for the whole city (Redis limits); 0: unpaced
 
     @classmethod
     def from_config(cls, config: Config) -> ChannelSettings:
@@ -234,7 +266,67 @@ class ChannelSettings:
                    config.get("sms", "twilio_api_base") or "",
                    config.get("sms", "generic_outbound_url") or "",
                    tuple(h.strip() for h in hosts.split(",") if h.strip()),
-                   float(config.get("sms", "media_deadline_s", 15)))
+                   float(config.get("sms", "media_deadline_s", 15)),
+                   int(config.get("sms", "per_second", 0) or 0))
+
+
+# Basemap presets: tile URL template, datum of the tiles, attribution. A city may also give its
+# own template; {tk} is filled from GRIDINTAKE_MAP_TILES_KEY (天地图 needs a key).
+MAP_PRESETS = {
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", "wgs84",
+            "© OpenStreetMap contributors"),
+    "tianditu": ("https://t0.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                 "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+                 "&TILECOL={x}&tk={tk}", "wgs84", "天地图 © 国家地理信息公共服务平台"),
+    "amap": ("https://webrd01.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+             "&x={x}&y={y}&z={z}", "gcj02", "© 高德地图 AutoNavi"),
+}
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The staff's map (`[map]`): no basemap by default (the gazetteer's roads are drawn
+    instead, offline), a preset name, or a tile URL template with its datum."""
+
+    tiles: str = ""
+    crs: str = "wgs84"
+    attribution: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MapSettings:
+        section = config["map"]
+        tiles, crs, attribution = str(section["tiles"] or ""), str(section["crs"]), ""
+        if tiles in MAP_PRESETS:
+            tiles, crs, attribution = MAP_PRESETS[tiles]
+        tiles = tiles.replace("{tk}", config.secret("MAP_TILES_KEY") or "")
+        return cls(tiles, crs, str(section["attribution"] or attribution))
+
+
+@dataclass(frozen=True)
+class CategorySettings:
+    """The catalogue edition cases are filed in (`[categories]`); checked by categories."""
+
+    edition: str = "cjt214"
+
+    @classmethod
+    def from_config(cls, config: Config) -> CategorySettings:
+        return cls(str(config.get("categories", "edition", "cjt214") or "cjt214"))
+
+
+@dataclass(frozen=True)
+class Open311ServerSettings:
+    """Our own Open311 GeoReport v2 server (`[georeport]`), where 311 apps file reports."""
+
+    jurisdiction: str = ""  # empty: one jurisdiction, any jurisdiction_id accepted
+    contact: str = ""  # discovery's contact line
+    max_days: int = 90  # the widest start_date..end_date span of GET requests
+
+    @classmethod
+    def from_config(cls, config: Config) -> Open311ServerSettings:
+        get = config.get
+        return cls(str(get("georeport", "jurisdiction", "") or ""),
+                   str(get("georeport", "contact", "") or ""),
+                   int(get("georeport", "max_days", 90)))
 
 
 @dataclass(frozen=True)
@@ -243,16 +335,16 @@ class AdminSettings:
 
     session_idle_minutes: int = 60
     session_absolute_hours: int = 12
-    login_limit_per_account: str = "5/5 minutes"
-    login_limit_per_address: str = "20/15 minutes"
+    login_limit_per_account: str = "20/15 minutes"
+    login_limit_per_address: str = "5/5 minutes"
 
     @classmethod
     def from_config(cls, config: Config) -> AdminSettings:
         get = config.get
         return cls(int(get("admin", "session_idle_minutes", 60)),
                    int(get("admin", "session_absolute_hours", 12)),
-                   str(get("admin", "login_limit_per_account", "5/5 minutes")),
-                   str(get("admin", "login_limit_per_address", "20/15 minutes")))
+                   str(get("admin", "login_limit_per_account", "20/15 minutes")),
+                   str(get("admin", "login_limit_per_address", "5/5 minutes")))
 
 
 @dataclass(frozen=True)
@@ -265,11 +357,13 @@ class MediaSettings:
     s3_endpoint_url: str = ""
     s3_region: str = ""
     s3_prefix: str = ""
+    accel_redirect: str = ""  # an nginx internal location: nginx sends the file, not Python
 
     @classmethod
     def from_config(cls, config: Config) -> MediaSettings:
         return cls(*(str(config.get("media", key) or "") for key in
-                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix")))
+                     ("backend", "s3_bucket", "s3_endpoint_url", "s3_region", "s3_prefix",
+                      "accel_redirect")))
 
 
 @dataclass(frozen=True)
@@ -283,9 +377,13 @@ class Settings:
     geo: GeoSettings = field(default_factory=GeoSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    map: MapSettings = field(default_factory=MapSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
+    open311_server: Open311ServerSettings = field(default_factory=Open311ServerSettings)
+    categories: CategorySettings = field(default_factory=CategorySettings)
+    cnsms: MainlandSmsSettings = field(default_factory=MainlandSmsSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -296,6 +394,10 @@ class Settings:
                    geo=GeoSettings.from_config(config),
                    server=ServerSettings.from_config(config),
                    channels=ChannelSettings.from_config(config),
+                   map=MapSettings.from_config(config),
                    admin=AdminSettings.from_config(config),
                    wechat=WeChatSettings.from_config(config),
-                   media=MediaSettings.from_config(config))
+                   media=MediaSettings.from_config(config),
+                   open311_server=Open311ServerSettings.from_config(config),
+                   categories=CategorySettings.from_config(config),
+                   cnsms=MainlandSmsSettings.from_config(config))

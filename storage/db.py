@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import text
+from storage.text import storable_parameters
+
 PING_AFTER_IDLE_S = 5.0
 
 
@@ -44,13 +47,24 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             raise DisconnectionError(str(exc)) from exc
 
 
+def storable_text(engine: Engine) -> None:
+    """NUL and lone surrogates become U+FFFD in every value written (storage/text.py)."""
+
+    @event.listens_for(engine, "before_cursor_execute", retval=True)
+    def clean(_conn, _cursor, statement, parameters, _context, _executemany):
+        return statement, storable_parameters(parameters)
+
+
 def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S, **kwargs) -> Engine:
+    kwargs.setdefault("json_serializer", text.dumps)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        storable_text(engine)
         return engine
     engine = create_engine(url, **kwargs)
     ping_when_idle(engine, ping_after_idle_s)
+    storable_text(engine)
     return engine
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from settings.typed import MediaSettings
 from storage.models import MediaBlob
 
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*")
@@ -184,3 +185,10 @@ def open_store(backend: str, *, data_dir: Path, engine: Engine, s3_bucket: str =
         return S3Store(s3_bucket, s3_endpoint_url, s3_region, s3_prefix)
     raise ValueError(f"[media] backend = {backend!r}: use one of {', '.join(BACKENDS)} or leave it empty")
 
+
+
+def store_for(media: MediaSettings, data_dir: Path, engine: Engine) -> MediaStore:
+    """The store `[media]` configures (`Runtime.media`, and commands that run without one)."""
+    return open_store(media.backend, data_dir=data_dir, engine=engine, s3_bucket=media.s3_bucket,
+                      s3_endpoint_url=media.s3_endpoint_url, s3_region=media.s3_region,
+                      s3_prefix=media.s3_prefix)

@@ -80,6 +80,39 @@ class Reporter(Base):
     consent_contact: Mapped[bool] = mapped_column(Boolean, default=True)
     # The channel refuses our messages (Telegram: bot blocked; SMS: STOP). Nothing is sent then.
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The person behind this identity when they linked it to others (cases/residents.py).
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Resident(Base):
+    """One person behind several channel identities (`Reporter.resident_id`: a phone, a Telegram
+    chat, a WeChat openid …), linked only with proof of owning both ends (cases/residents.py).
+    Each identity keeps its own opt-out; language and consent are copied to all of them."""
+
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    consent_contact: Mapped[bool | None] = mapped_column(Boolean)
+    # The channel notices go to when the resident chose one; None: the one they used last.
+    notify_channel: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code sent by SMS to a phone and typed back on another channel: the proof that
+    whoever asks (``reporter_id``) also holds that phone (``target_id``)."""
+
+    __tablename__ = "link_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("reporter.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("reporter.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -101,6 +134,7 @@ class InboundMessage(Base):
     status: Mapped[InboundStatus] = mapped_column(EnumText(InboundStatus, 12),
                                                   default=InboundStatus.RECEIVED, index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # failed runs
     replies: Mapped[Any] = mapped_column(JSONType, default=list)  # repeated on a replay
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -129,7 +163,7 @@ class Case(Base):
     label: Mapped[str] = mapped_column(String(20), index=True)
     kind: Mapped[str | None] = mapped_column(String(10))
     major: Mapped[str | None] = mapped_column(String(2))
-    minor: Mapped[str | None] = mapped_column(String(4))
+    minor: Mapped[str | None] = mapped_column(String(5))  # 4 digits (CJ/T 214) or 5 (2026)
     category_name: Mapped[str] = mapped_column(String(60), default="")
     confidence: Mapped[float] = mapped_column(Float, default=0.0)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -18,7 +18,8 @@ from tests.support.database import pg_schema as pooled_schema
 from tests.support.dependencies import REQUIRE_ENV, is_missing_dependency, missing
 
 pytest_plugins = ["pytester", "tests.tgemu.fixtures", "tests.forwarding_fixtures", "tests.support.admin",
-                  "tests.support.sms", "tests.support.pgcluster", "tests.support.wechat"]
+                  "tests.support.sms", "tests.support.pgcluster", "tests.support.wechat",
+                  "tests.support.cnsms"]
 
 
 def _postgres_available() -> str | None:

@@ -418,7 +418,8 @@ def test_dashboard_figures_and_csv_export(app, runtime):
     assert tiles["结案率 Closure rate"] == "67%" and tiles["按时办结率 On time"] == "50%"
     assert tiles["办结时间中位数 Median time to close"] == "3.0 小时"
     assert "市供水公司" in page  # the department comes from the category tree
-    assert "41061100100101" in page and "<polygon" in page
+    assert "黄河路/华夏南路·黎阳路 网格" in page  # the busiest cell, by name
+    assert 'class="city-map"' in page  # the map (its cells come from /admin/map/cells.geojson)
     export = client.get("/admin/dashboard/export.csv?days=7").data.decode("utf-8-sig").splitlines()
     assert len(export) == 4 and "GI-OLD" not in "\n".join(export)
     rows = {line.split(",")[0]: line for line in export[1:]}

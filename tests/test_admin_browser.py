@@ -60,7 +60,7 @@ def test_keyword_edit_try_evaluate_and_activate_a_model_in_a_browser(server, pag
     page.fill("input[name=password]", PASSWORD)
     page.click("button.primary")
     page.wait_for_url("**/admin/dashboard")
-    assert page.locator("svg polygon.cell").count() > 10  # the grid map
+    page.wait_for_function("document.querySelector('.city-map').dataset.cellsShown > 10")  # the map
     _shot(page, "02-dashboard")
 
     page.goto(f"{server}/admin/try")

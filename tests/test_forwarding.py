@@ -111,7 +111,7 @@ def test_dead_letter_after_the_limit_then_retry_from_the_cli(fwd, monkeypatch, c
         monkeypatch.setenv(name, value)
     capsys.readouterr()
     assert cli(["outbox", "list", "--dead"]) == 0
-    [dead] = json.loads(capsys.readouterr().out)
+    [dead] = json.loads(capsys.readouterr().out)["rows"]
     assert dead["status"] == "dead" and dead["attempts"] == 3 and "HTTP 500" in dead["last_error"]
     assert cli(["outbox", "retry", str(dead["id"])]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "pending"
@@ -119,7 +119,7 @@ def test_dead_letter_after_the_limit_then_retry_from_the_cli(fwd, monkeypatch, c
     assert json.loads(capsys.readouterr().out)["done"] == 1
     assert fwd.receiver.delivered_keys()[dead["idempotency_key"]] == 1
     assert cli(["outbox", "list", "--dead"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+    assert json.loads(capsys.readouterr().out) == {"total": 0, "rows": []}
 
 
 def test_client_errors_are_dead_at_once(fwd):

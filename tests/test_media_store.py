@@ -130,3 +130,19 @@ def test_a_raw_photo_kept_by_one_host_is_rebuilt_by_another(two_hosts):
     assert not (a.config.data_dir / "inbox").exists()
     for runtime in (a, b):
         runtime.db.dispose()
+
+
+def test_behind_nginx_the_gateway_checks_the_link_and_nginx_sends_the_file(tmp_path):
+    runtime = make_runtime(tmp_path / "var", GRIDINTAKE_MEDIA_ACCEL_REDIRECT="/_media/")
+    file_report(runtime, text="路灯不亮了，在淇滨大道", photo=_jpeg())
+    with transaction(runtime.sessions) as session:
+        digest = session.scalar(select(Attachment.sha256))
+    with live_gateway(runtime) as base:
+        answer = httpx.get(signed_media_url(base, runtime.secret_key, digest, 60))
+        assert answer.status_code == 200 and answer.content == b""
+        key = answer.headers["X-Accel-Redirect"].removeprefix("/_media/")
+        assert key == f"photos/{digest[:2]}/{digest}.jpg" and runtime.media.exists(key)
+        assert answer.headers["Cache-Control"].startswith("private")
+        refused = httpx.get(f"{base}/media/{digest}")
+        assert refused.status_code == 403 and "X-Accel-Redirect" not in refused.headers
+    runtime.db.dispose()

@@ -1,5 +1,6 @@
 """Per-sender rate limits with Redis configured are shared by every process (gunicorn workers, the
-polling bot across restarts); with Redis down, messages are let through rather than lost."""
+polling bot across restarts); with Redis down, each process falls back to in-process limits
+(one warning a minute) and no message is lost."""
 
 from __future__ import annotations
 
@@ -52,12 +53,17 @@ def test_sms_limit_is_shared_by_two_workers_only_through_redis(tmp_path, storage
     runtime.db.dispose()
 
 
-def test_sms_with_redis_down_lets_messages_through(tmp_path):
+def test_sms_with_redis_down_falls_back_to_in_process_limits(tmp_path, caplog):
     runtime = make_runtime(tmp_path / "var", GRIDINTAKE_TWILIO_AUTH_TOKEN=TOKEN,
                            GRIDINTAKE_LIMITS_PER_SENDER="1/minute", GRIDINTAKE_RATE_LIMIT_STORAGE=DOWN)
     texter = Texter(create_app(runtime).test_client())
-    assert TOO_FAST not in sms_reply(texter, "帮助") + sms_reply(texter, "帮助")
-    assert inbound_count(runtime) == 2
+    with caplog.at_level("WARNING", logger="bot.rate_limits"):
+        replies = [sms_reply(texter, "帮助") for _ in range(4)]
+    assert TOO_FAST not in replies[0] and replies[1:] == [TOO_FAST] * 3
+    assert inbound_count(runtime) == 4  # the refused ones kept too
+    warnings = [r for r in caplog.records if r.name == "bot.rate_limits"]
+    assert len(warnings) == 1 and "in-process limits" in warnings[0].getMessage()
+    assert not any(r.exc_info for r in warnings)
     runtime.db.dispose()
 
 
@@ -78,12 +84,13 @@ def test_telegram_limit_in_redis_outlives_a_bot_restart(tg, tmp_path):
 
 
 @pytest.mark.emulator
-def test_telegram_with_redis_down_lets_messages_through(tg, resident, tmp_path):
+def test_telegram_with_redis_down_falls_back_to_in_process_limits(tg, resident, tmp_path):
     runtime = make_runtime(tmp_path / "var", GRIDINTAKE_LIMITS_PER_SENDER="1/minute",
                            GRIDINTAKE_RATE_LIMIT_STORAGE=DOWN)
     with tg.run(build_application(runtime, tg.application_builder())):
         resident.send_text("/help")
         resident.send_text("/help")
-        assert TOO_FAST not in [r.text for r in resident.wait_replies(2, timeout=30)]
+        replies = [r.text for r in resident.wait_replies(2, timeout=30)]
+        assert TOO_FAST not in replies[0] and replies[1] == TOO_FAST
     assert inbound_count(runtime) == 2
     runtime.db.dispose()

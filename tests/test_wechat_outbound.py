@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
-import redis
 from sqlalchemy import update
 
 from bot.handlers.wechat import outbound
@@ -20,7 +20,7 @@ from storage.db import transaction
 from storage.models import ChannelToken, InboundMessage, Outbox, utcnow
 from tests.conftest import make_runtime
 from tests.support.services import REDIS_URL, require_redis
-from tests.support.wechat import APP_ID, message_xml, wechat_env
+from tests.support.wechat import message_xml, wechat_env
 
 OPENID = "oLVPpjqs9BhvzwPj5A-vTYAX3GLc"
 NOTICE = "您反映的案件GI-20261205-000001已派遣处理。"
@@ -75,21 +75,26 @@ def test_an_unfollowed_resident_is_unreachable(wechat_runtime, wechat_api):
         outbound.send(wechat_runtime, _notice(wechat_runtime))
 
 
-def _runtimes(tmp_path, api, n: int, **extra: str) -> list[Runtime]:
+def _runtimes(tmp_path, api, n: int, database_url: str | None = None, **extra: str) -> list[Runtime]:
     """``n`` processes' runtimes on one database."""
-    first = make_runtime(tmp_path / "var", **wechat_env(api, **extra))
+    first = make_runtime(tmp_path / "var", database_url, **wechat_env(api, **extra))
     env = {"GRIDINTAKE_DATA_DIR": str(tmp_path / "var"), **wechat_env(api, **extra)}
+    if database_url:
+        env["GRIDINTAKE_DATABASE_URL"] = database_url
     return [first] + [Runtime(load_config(env=env)) for _ in range(n - 1)]
 
 
-@pytest.mark.parametrize("storage", ["database", "redis"])
-def test_one_token_for_every_process_refreshed_once(tmp_path, wechat_api, storage):
-    extra = {}
+@pytest.mark.parametrize("storage", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                                     "redis"])
+def test_one_token_for_every_process_refreshed_once(tmp_path, wechat_api, storage, request):
+    extra, database_url = {}, None
+    if storage == "postgres":
+        database_url = request.getfixturevalue("postgres_url")
     if storage == "redis":
         require_redis()
-        extra["GRIDINTAKE_WECHAT_TOKEN_STORAGE"] = REDIS_URL
-        redis.Redis.from_url(REDIS_URL).delete(f"gridintake:wechat:{APP_ID}:access_token")
-    runtimes = _runtimes(tmp_path, wechat_api, 4, **extra)
+        wechat_api.app_id = f"wx{uuid.uuid4().hex[:16]}"  # a key no other test run shares
+        extra = {"GRIDINTAKE_WECHAT_TOKEN_STORAGE": REDIS_URL, "GRIDINTAKE_WECHAT_APP_ID": wechat_api.app_id}
+    runtimes = _runtimes(tmp_path, wechat_api, 4, database_url, **extra)
     wechat_api.token_delay_s = 0.3  # all four ask while the first fetch is in flight
     threads = [threading.Thread(target=lambda r=r: r.wechat.menu.get()) for r in runtimes]
     for thread in threads:

@@ -17,7 +17,8 @@ from storage.db import transaction
 from storage.models import Case, InboundMessage, Outbox, Reporter
 from tests.conftest import make_runtime
 from tests.support.processes import wait_for
-from tests.support.wechat import Follower, jpeg, message_xml, serving, signed_query, wechat_env
+from tests.support.serve import serving
+from tests.support.wechat import Follower, jpeg, message_xml, signed_query, wechat_env
 
 NUMBER = re.compile(r"GI-\d{8}-\d{6}")
 IMAGE_MEDIA = "Yx1_9QxyOYmQ3Zq3kM1Rk0mPc-2m4V5jR7vQ0yN8xW2aT6uL3bH9sD4fG1kJ0pZ"
@@ -79,7 +80,7 @@ def test_an_image_is_fetched_with_media_get_and_kept_as_the_reports_photo(
     resident.say("淇滨大道与九州路交叉口的井盖坏了")
     assert resident.reply(resident.post("image.xml")) == t("photo_added", "zh") + _choices("1 提交", "0 取消")
     row = stored(wechat_runtime)[-1]
-    assert row.kind == "photo" and row.payload["photo_path"]
+    assert row.kind == "photo" and row.payload["photo_key"]
     fetched = [r for r in wechat_api.server.requests if r.path.startswith("/cgi-bin/media/get")]
     assert len(fetched) == 1 and "access_token=ACCESS_TOKEN_1" in fetched[0].path
 

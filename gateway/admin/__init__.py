@@ -36,6 +36,7 @@ from gateway.admin import (  # noqa: E402
     categories_views,  # noqa: F401
     dashboard,  # noqa: F401
     evaluation_views,  # noqa: F401
+    map_views,  # noqa: F401
     models_views,  # noqa: F401
     review_views,  # noqa: F401
     try_text,  # noqa: F401

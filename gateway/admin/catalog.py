@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from categories import CategoryTree
 from categories.tree import CategoryError
 from gateway.admin.audit import record
+from gateway.admin.csv_safe import plain_cell, safe_cell
 from storage.catalog import effective_tree, save_override
 from storage.models import AuditLog
 
@@ -27,6 +28,7 @@ CATEGORY_ACTIONS = ("category.update", "category.import")
 CSV_FIELDS = ("label", "kind", "major_name_zh", "name_zh", "name_en", "department",
               "time_limit_hours", "enabled", "urgent", "zh", "en", "negative")
 KEYWORD_SEP = ";"
+MAX_IMPORT_BYTES = 1024 * 1024
 
 
 def keyword_lines(items: list[Any]) -> str:
@@ -105,11 +107,12 @@ def export_yaml(tree: CategoryTree) -> str:
 
 def export_csv(tree: CategoryTree) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    # CRLF rows: a cell holding a carriage return is then quoted, so it cannot split its row.
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for c in tree:
         data = tree.as_overrides(c.label)
-        writer.writerow({
+        row = {
             "label": c.label, "kind": c.kind, "major_name_zh": c.major_name_zh,
             "name_zh": data["name_zh"], "name_en": data["name_en"],
             "department": data["department"],
@@ -117,7 +120,8 @@ def export_csv(tree: CategoryTree) -> str:
             "enabled": "yes" if data["enabled"] else "no", "urgent": "yes" if data["urgent"] else "no",
             "zh": keyword_cell(data["zh"]), "en": keyword_cell(data["en"]),
             "negative": f"{KEYWORD_SEP} ".join(data["negative"]),
-        })
+        }
+        writer.writerow({key: safe_cell(value) for key, value in row.items()})
     return buf.getvalue()
 
 
@@ -130,11 +134,22 @@ def _flag(value: str, where: str) -> bool:
     raise CategoryError(f"{where}: {value!r} is not yes/no")
 
 
+def load_plain_yaml(content: str) -> Any:
+    """YAML without anchors or aliases: an alias can repeat a node millions of times (a
+    451-byte file became a 52 MB record), and an export never writes one."""
+    for event in yaml.parse(content, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.YAMLError("anchors and aliases (&, *) are not accepted")
+    return yaml.safe_load(content)
+
+
 def parse_import(name: str, content: str) -> dict[str, dict[str, Any]]:
     """A CSV or YAML file (as exported) → fields per label. Columns/keys left out stay as they are."""
+    if len(content.encode("utf-8")) > MAX_IMPORT_BYTES:
+        raise CategoryError(f"{name}: over {MAX_IMPORT_BYTES // 1024 // 1024} MB")
     if name.lower().endswith((".yaml", ".yml")):
         try:
-            data = yaml.safe_load(content)
+            data = load_plain_yaml(content)
         except yaml.YAMLError as exc:
             raise CategoryError(f"{name}: not valid YAML: {exc}") from None
         if not isinstance(data, dict):
@@ -143,8 +158,11 @@ def parse_import(name: str, content: str) -> dict[str, dict[str, Any]]:
     if not name.lower().endswith(".csv"):
         raise CategoryError(f"{name}: expected a .csv or .yaml file")
     out: dict[str, dict[str, Any]] = {}
-    for lineno, row in enumerate(csv.DictReader(io.StringIO(content.lstrip("\ufeff"))), start=2):
+    reader = csv.DictReader(io.StringIO(content.lstrip("\ufeff"), newline=""))
+    for lineno, cells in enumerate(reader, start=2):
         where = f"{name}:{lineno}"
+        row = {key: plain_cell(value) if isinstance(value, str) else value
+               for key, value in cells.items()}
         label = (row.get("label") or "").strip()
         if not label:
             raise CategoryError(f"{where}: no label")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from categories.tree import CategoryError
 from gateway.admin import bp
 from gateway.admin.catalog import (
+    MAX_IMPORT_BYTES,
     conflicts,
     export_csv,
     export_yaml,
@@ -122,8 +123,12 @@ def categories_import():
     if upload is None or not upload.filename:
         flash("请选择一个 CSV 或 YAML 文件 (choose a CSV or YAML file)", "error")
         return redirect(url_for("admin.categories"))
+    data = upload.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        flash("导入失败：文件超过 1 MB (import failed: the file is over 1 MB)", "error")
+        return redirect(url_for("admin.categories"))
     try:
-        changes = parse_import(upload.filename, upload.read().decode("utf-8-sig"))
+        changes = parse_import(upload.filename, data.decode("utf-8-sig"))
         with transaction(rt.sessions) as db:
             version = save_classes(db, rt.base_tree, changes, actor(), "category.import")
     except (CategoryError, UnicodeDecodeError, ValueError) as exc:

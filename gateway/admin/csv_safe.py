@@ -11,3 +11,8 @@ def safe_cell(value: object) -> str:
     """The value as text, with an apostrophe in front when a spreadsheet would evaluate it."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def plain_cell(text: str) -> str:
+    """What `safe_cell` guarded, as it was: an import reads back what an export wrote."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text

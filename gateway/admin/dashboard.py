@@ -6,14 +6,17 @@ import csv
 import io
 
 from flask import Response, render_template, request
+from sqlalchemy import func, select
 
 from gateway.admin import bp
 from gateway.admin.csv_safe import safe_cell
 from gateway.admin.security import require, runtime
 from gateway.admin.stats import cases_since, department_of, picture
-from gateway.admin.svg import PALETTE, bars, choropleth, stacked_columns
+from gateway.admin.svg import PALETTE, bars, stacked_columns
 from storage.catalog import effective_tree
 from storage.db import transaction
+from storage.models import Case, Outbox
+from storage.states import OutboxStatus
 
 PERIODS = (7, 30, 90, 365)
 STATUS_NAMES = {
@@ -45,14 +48,6 @@ def _load(days: int):
     return tree, rows
 
 
-def _grid_cells() -> list[tuple[str, str, object]]:
-    grid = runtime().geo.grid
-    polygons = getattr(grid, "polygons", None)
-    if polygons is None:
-        return []
-    return [(c.code, c.name, p) for c, p in zip(grid.cells, polygons, strict=True)]
-
-
 @bp.get("/dashboard")
 @require("admin")
 def dashboard():
@@ -60,8 +55,8 @@ def dashboard():
     tree, rows = _load(days)
     pic = picture(rows, tree, days)
     names = {c.label: c.name_zh for c in tree} | {"none": "无关 none"}
-    cells = _grid_cells()
-    cell_names = {code: name for code, name, _ in cells}
+    grid = runtime().geo.grid
+    cell_names = {code: cell.name for code in pic.by_grid if (cell := grid.cell_by_code(code))}
     charts = {
         "by_day": stacked_columns(pic.days, {CHANNEL_NAMES.get(k, k): v for k, v in pic.by_day.items()},
                                   "每日案件 cases per day"),
@@ -73,12 +68,24 @@ def dashboard():
                           "状态 status", color=PALETTE[2]),
         "by_grid": bars([(cell_names.get(k) or k, v) for k, v in pic.by_grid.most_common(10)],
                         "网格 grid cells", color=PALETTE[3]),
-        "map": choropleth(cells, pic.by_grid, "网格案件分布图 cases per grid cell"),
         "departments": bars([(d["name"], round(d["closure_rate"] * 100, 1)) for d in pic.departments[:12]],
                             "结案率 closure rate", value_format="{:g}%", max_value=100,
                             color=PALETTE[2]),
     }
-    return render_template("admin/dashboard.html", pic=pic, charts=charts, days=days, periods=PERIODS)
+    return render_template("admin/dashboard.html", pic=pic, charts=charts, days=days, periods=PERIODS,
+                           dead=_dead_letters())
+
+
+def _dead_letters(shown: int = 20) -> dict:
+    """Deliveries that gave up (platform or resident): how many, and the newest few."""
+    with transaction(runtime().sessions) as db:
+        where = Outbox.status == OutboxStatus.DEAD
+        total = db.scalar(select(func.count(Outbox.id)).where(where))
+        rows = db.execute(select(Outbox.id, Outbox.sink, Case.number, Outbox.attempts, Outbox.last_error,
+                                 Outbox.created_at)
+                          .outerjoin(Case, Case.id == Outbox.case_id).where(where)
+                          .order_by(Outbox.id.desc()).limit(shown)).all()
+    return {"total": total, "rows": rows}
 
 
 @bp.get("/dashboard/export.csv")

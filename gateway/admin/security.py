@@ -19,8 +19,6 @@ from storage.db import transaction
 from storage.models import User
 
 ROLES = ("admin", "operator")
-# Failed logins allowed before the form refuses for a while, per address+name and per address.
-LOGIN_LIMITS = (("name", parse("5/5 minutes")), ("address", parse("20/15 minutes")))
 
 
 def runtime() -> Runtime:
@@ -97,18 +95,24 @@ def actor() -> str:
 
 
 class LoginLimiter:
-    """Counts failed logins in the configured limits storage (memory or Redis, shared by workers)."""
+    """Failed sign-ins counted in the limits storage (Redis when configured: shared by every
+    worker and host). Two counters, each scoped to one account, so failures on one account or
+    from one address never lock out a different account: the account from any address
+    (distributed guessing), and the account from one address (a single guesser). Behind a proxy
+    every client shares an address, which then only ever blocks the account being guessed."""
 
-    def __init__(self, storage_uri: str) -> None:
+    def __init__(self, storage_uri: str, per_account: str, per_address: str) -> None:
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.limits = (("account", parse(per_account)), ("address", parse(per_address)))
 
     def _keys(self, address: str, name: str) -> list[tuple[Any, str]]:
-        values = {"name": f"{address}|{name.casefold()}", "address": address}
-        return [(limit, values[kind]) for kind, limit in LOGIN_LIMITS]
+        account = name.strip().casefold()
+        values = {"account": account, "address": f"{address}|{account}"}
+        return [(limit, values[kind]) for kind, limit in self.limits]
 
     def blocked(self, address: str, name: str) -> bool:
-        return any(not self.limiter.test(limit, "admin-login", key)
-                   for limit, key in self._keys(address, name))
+        return any(not self.limiter.test(limit, "admin-login", kind_key)
+                   for limit, kind_key in self._keys(address, name))
 
     def failed(self, address: str, name: str) -> None:
         for limit, key in self._keys(address, name):
@@ -118,5 +122,8 @@ class LoginLimiter:
 def login_limiter() -> LoginLimiter:
     ext = current_app.extensions
     if "admin_login_limiter" not in ext:
-        ext["admin_login_limiter"] = LoginLimiter(runtime().settings.limits.storage_uri)
+        settings = runtime().settings
+        ext["admin_login_limiter"] = LoginLimiter(settings.limits.storage_uri,
+                                                  settings.admin.login_limit_per_account,
+                                                  settings.admin.login_limit_per_address)
     return ext["admin_login_limiter"]

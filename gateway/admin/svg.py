@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -117,41 +115,3 @@ def heatmap(labels: Sequence[str], counts: Mapping[tuple[str, str], int], names:
 
 def _short(text: str, limit: int = 10) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def choropleth(cells: Sequence[tuple[str, str, Any]], counts: Mapping[str, int], label: str,
-               width: int = 1100, max_height: int = 560) -> Markup:
-    """Grid cells (code, name, shapely polygon in lon/lat) shaded by case count, counts written
-    on the cells that have cases."""
-    if not cells:
-        return Markup('<p class="muted">没有网格数据 (no grid polygons)</p>')
-    minx = min(p.bounds[0] for _, _, p in cells)
-    miny = min(p.bounds[1] for _, _, p in cells)
-    maxx = max(p.bounds[2] for _, _, p in cells)
-    maxy = max(p.bounds[3] for _, _, p in cells)
-    # Longitude degrees are shorter than latitude degrees away from the equator.
-    aspect = math.cos(math.radians((miny + maxy) / 2))
-    scale = min((width - 20) / max((maxx - minx) * aspect, 1e-9),
-                (max_height - 20) / max(maxy - miny, 1e-9))
-    width = int((maxx - minx) * aspect * scale + 20)
-    height = (maxy - miny) * scale + 20
-    top = max(counts.values(), default=0) or 1
-
-    def xy(x: float, y: float) -> tuple[float, float]:
-        return 10 + (x - minx) * aspect * scale, 10 + (maxy - y) * scale
-
-    body, labels = [], []
-    for code, name, polygon in cells:
-        n = counts.get(code, 0)
-        for part in getattr(polygon, "geoms", [polygon]):
-            points = " ".join("{:.1f},{:.1f}".format(*xy(x, y)) for x, y in part.exterior.coords)
-            fill = _heat(n / top, False) if n else "#f4f5f7"
-            body.append(f'<polygon class="cell" points="{points}" fill="{fill}" stroke="#8a94a6" '
-                        f'stroke-width="0.6"><title>{escape(name or code)} ({escape(code)}): {n} 件</title>'
-                        f'</polygon>')
-        if n:
-            point = polygon.representative_point()
-            x, y = xy(point.x, point.y)
-            labels.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-size="11" '
-                          f'font-weight="600" pointer-events="none" {FONT}>{n}</text>')
-    return _svg(width, height, body + labels, label)

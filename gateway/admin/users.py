@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from gateway.admin.audit import record
 from gateway.admin.security import ROLES
+from storage.accounts import CLIENT_ROLES
 from storage.models import User, token_hash, utcnow
 
 MIN_PASSWORD = 8
@@ -22,14 +23,17 @@ class UserError(ValueError):
     """A bad name, role or password; the message says which."""
 
 
-def set_user(session: Session, name: str, role: str, password: str, actor: str) -> User:
-    """Create the account or reset its role and password."""
+def set_user(session: Session, name: str, role: str, password: str | None, actor: str) -> User:
+    """Create the account or reset its role and password. An Open311 client has no password
+    (it never signs in; its API token is its api_key)."""
     name = name.strip()
     if not name or len(name) > 60:
         raise UserError("user name must be 1 to 60 characters")
-    if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
+    if role not in ROLES + CLIENT_ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES + CLIENT_ROLES)}")
+    if role in CLIENT_ROLES:
+        password = None
+    elif password is None or len(password) < MIN_PASSWORD:
         raise UserError(f"password must have at least {MIN_PASSWORD} characters")
     user = session.scalar(select(User).where(User.name == name))
     before = {"role": user.role} if user else None
@@ -37,12 +41,13 @@ def set_user(session: Session, name: str, role: str, password: str, actor: str) 
         user = User(name=name, role=role, password_hash="")
         session.add(user)
     user.role = role
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = generate_password_hash(password) if password is not None else "!"
     # A reset password ends every session signed in with the old one; a reset account is usable.
     user.session_epoch = (user.session_epoch or 0) + 1
     user.disabled_at = None
     session.flush()
-    record(session, actor, "user.set", name, before, {"role": role, "password": "changed"})
+    record(session, actor, "user.set", name, before,
+           {"role": role, "password": "changed" if password is not None else None})
     return user
 
 

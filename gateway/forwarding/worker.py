@@ -133,21 +133,20 @@ class Worker:
         # Stop early enough that no row is still being sent when the lease runs out.
         deadline = time.monotonic() + self.settings.lease_s - self.settings.timeout_s - 1
         outcomes: list[Outcome] = []
-        pending: list[Outcome] = []
         for index, row in enumerate(batch):
             if time.monotonic() > deadline:
                 self._release(batch[index:])
                 break
             if row.sink in RESIDENT_SINKS:
                 outcome = self._deliver_to_resident(row)
-                if outcome is not None:
-                    outcomes.append(outcome)
-                continue
-            outcome = self._send(row)
-            pending.append(outcome)
-            outcomes.append(outcome)
-        if pending:
-            self._finish(pending)
+            else:
+                # recorded at once, not with the batch: a worker killed now resends only the
+                # row it was sending (same idempotency key), not the ones already delivered
+                outcome = self._send(row)
+                self._finish([outcome])
+            if outcome is not None:
+                outcomes.append(outcome)
+                self.heartbeat()
         return outcomes
 
     def _send(self, row: Outbox) -> Outcome:
@@ -208,7 +207,7 @@ class Worker:
                     groups.setdefault(key, []).append(outcome)
                     continue
                 values: dict[str, Any] = {**release, "last_error": outcome.detail}
-                if outcome.kind == "dead" or attempts >= self.settings.max_attempts:
+                if outcome.kind == "dead" or self._out_of_time(outcome.row, attempts, now):
                     outcome.kind = "dead"
                     values["status"] = OutboxStatus.DEAD
                 else:
@@ -231,6 +230,13 @@ class Worker:
                         self._after(session, outcome)
                     else:
                         log.warning("row %s: lease lost before the outcome was recorded", outcome.row.id)
+
+    def _out_of_time(self, row: Outbox, attempts: int, now) -> bool:
+        """A failing row is dead-lettered once it has been retried for `retry_for_s` since it
+        was written (or after `max_attempts`, when that is set)."""
+        limit = self.settings.max_attempts
+        return (now - row.created_at).total_seconds() >= self.settings.retry_for_s or (
+            limit > 0 and attempts >= limit)
 
     def _after(self, session, outcome: Outcome) -> None:
         row = outcome.row

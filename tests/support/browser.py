@@ -27,7 +27,10 @@ def chromium_page(locale: str = "zh-CN") -> Iterator:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         except Exception as exc:  # any failure to start the browser is reported as its reason
             missing("a working chromium", exc)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+        # Playwright's wait_for_function evaluates its predicate inside the page, which the
+        # gateway's CSP (no eval) forbids; the CSP itself is checked by tests/test_web_safety.py.
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale,
+                                      bypass_csp=True)
         yield context.new_page()
         browser.close()
 

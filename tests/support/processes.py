@@ -59,4 +59,4 @@ def serving(env: dict[str, str], log_path: Path, *options: str,
         finally:
             if proc.poll() is None:
                 proc.terminate()
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)  # gunicorn: graceful_timeout 10 s, then workers tear down (slow under load)

@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -22,10 +21,9 @@ import xmltodict
 from PIL import Image
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
-from werkzeug.serving import make_server
 
-from gateway.app import create_app
 from tests.conftest import make_runtime
+from tests.support.serve import serving
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "wechat"
 TOKEN = "gridintake-wechat-token"
@@ -60,6 +58,7 @@ class WeChatApi:
     """Answers like api.weixin.qq.com/cgi-bin: tokens it issued are valid until revoked."""
 
     start: object  # the local_server fixture's starter
+    app_id: str = APP_ID
     issued: list[str] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -84,7 +83,7 @@ class WeChatApi:
         path, query = url.path.removeprefix("/cgi-bin/"), {k: v[0] for k, v in parse_qs(url.query).items()}
         if path == "token":
             time.sleep(self.token_delay_s)
-            if (query.get("appid"), query.get("secret")) != (APP_ID, APP_SECRET):
+            if (query.get("appid"), query.get("secret")) != (self.app_id, APP_SECRET):
                 return self._json({"errcode": 40013, "errmsg": "invalid appid"})
             with self.lock:
                 self.issued.append(f"ACCESS_TOKEN_{len(self.issued) + 1}")
@@ -122,19 +121,6 @@ def wechat_runtime(tmp_path, wechat_api) -> Iterator:
     runtime = make_runtime(tmp_path / "var", **wechat_env(wechat_api))
     yield runtime
     runtime.db.dispose()
-
-
-@contextmanager
-def serving(runtime) -> Iterator[str]:
-    """The gateway serving on a loopback port (real HTTP, threaded like production), its
-    classifier loaded first: a cold start takes longer than WeChat's 5 s."""
-    runtime.classify("路灯不亮")
-    server = make_server("127.0.0.1", 0, create_app(runtime), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture

@@ -15,29 +15,27 @@ import io
 import logging
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from bot.handlers.sms.rules import e164
 from bot.i18n import t
+from bot.inbox import InProgress, claim_for_filing, hold
 from bot.oneshot import file_report
-from bot.types import Inbound, without_nul
+from bot.types import Inbound
 from cases.outbox import enqueue
 from cases.serialize import case_to_json
 from categories import NONE_LABEL
 from storage.db import transaction
 from storage.models import Case, InboundMessage, Reporter, utcnow
 from storage.states import InboundStatus
+from storage.text import storable
 
 log = logging.getLogger(__name__)
 CHANNEL = "hotline"
 MAX_TRANSCRIPT_CHARS = 20_000
-STALE_CLAIM = timedelta(minutes=2)  # a claim older than this belonged to a crashed filing
-# held: filing failed; kept out of the chat engine's retry, filed again when the call comes again.
-CLAIMABLE = (InboundStatus.RECEIVED, InboundStatus.HELD)
 TRUE = {"1", "true", "yes", "y", "是", "同意", "on"}
 FALSE = {"", "0", "false", "no", "n", "否", "不同意", "off"}
 FIELDS = ("call_id", "caller_phone", "operator_id", "transcript", "place", "label", "consent_sms")
@@ -45,10 +43,6 @@ FIELDS = ("call_id", "caller_phone", "operator_id", "transcript", "place", "labe
 
 class TranscriptError(ValueError):
     """The transcript or one of its fields cannot be used; the message says which and why."""
-
-
-class InProgress(Exception):
-    """The same call id is being filed right now by another request."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +119,7 @@ def _optional(data: dict, name: str, limit: int) -> str | None:
 def parse(data: Any) -> Transcript:
     if not isinstance(data, dict):
         raise TranscriptError("expected a JSON object with call_id and transcript")
-    data = without_nul(data)
+    data = storable(data)
     unknown = set(data) - set(FIELDS)
     if unknown:
         raise TranscriptError(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -207,31 +201,6 @@ def _case(runtime, number: str) -> dict[str, Any]:
         return case_to_json(session.scalar(select(Case).where(Case.number == number)))
 
 
-def _claim(runtime, row_id: int) -> Filed | None:
-    """Take the row for filing (None); what the call made when it was filed or referred already."""
-    now = utcnow()
-    with transaction(runtime.sessions) as session:
-        claimed = session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row_id, or_(
-                InboundMessage.status.in_(CLAIMABLE),
-                (InboundMessage.status == InboundStatus.PROCESSING)
-                & (InboundMessage.processed_at < now - STALE_CLAIM)))
-            .values(status=InboundStatus.PROCESSING, processed_at=now)
-        ).rowcount
-        if claimed:
-            return None
-        row = session.get(InboundMessage, row_id)
-        referral = _referral_of(row)
-        if referral is not None:
-            return Filed("duplicate", referral)
-        replies = row.replies or []
-        if not (row.status == InboundStatus.PROCESSED and replies and replies[0].get("case_number")):
-            raise InProgress(f"call {row.idempotency_key} is being filed right now")
-        number = replies[0]["case_number"]
-    return Filed("duplicate", _case(runtime, number))
-
-
 def _place_point(runtime, place: str | None) -> tuple[float | None, float | None]:
     if not place:
         return None, None
@@ -249,9 +218,11 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
                       text=call.transcript, phone=call.caller_phone,
                       payload={"transcript": data, "actor": actor})
     recorded = runtime.engine.inbox.record(inbound)
-    done = _claim(runtime, recorded.id)
-    if done is not None:
-        return done
+    answer = claim_for_filing(runtime.sessions, recorded.id)
+    if answer is not None:  # the call was filed or referred already
+        if "referral" in answer:
+            return Filed("duplicate", _referral(answer))
+        return Filed("duplicate", _case(runtime, answer["case_number"]))
     try:
         classification = runtime.classify(text)
         if (call.label or classification.label) == NONE_LABEL:
@@ -262,20 +233,16 @@ def file_transcript(runtime, data: Any, *, actor: str) -> Filed:
             sender=f"call:{call.call_id}", label=call.label)["number"]
         queued = _finish(runtime, recorded.id, call, number, actor, lat is not None)
     except Exception as exc:
-        with transaction(runtime.sessions) as session:
-            row = session.get(InboundMessage, recorded.id)
-            row.status, row.error = InboundStatus.HELD, f"{type(exc).__name__}: {exc}"
+        hold(runtime.sessions, recorded.id, exc)
         if isinstance(exc, ValueError):
             raise TranscriptError(str(exc)) from None
         raise
     return Filed("created", _case(runtime, number), queued)
 
 
-def _referral_of(row: InboundMessage) -> dict[str, Any] | None:
-    replies = row.replies or []
-    if row.status == InboundStatus.PROCESSED and replies and "referral" in replies[0]:
-        return {"number": None, "referral": replies[0]["text"], "topic": replies[0]["referral"]}
-    return None
+def _referral(reply: dict[str, Any]) -> dict[str, Any]:
+    """What a referred call answers: no case, the number to call and the topic."""
+    return {"number": None, "referral": reply["text"], "topic": reply["referral"]}
 
 
 def _refer(runtime, row_id: int, call: Transcript, classification) -> Filed:
@@ -294,7 +261,7 @@ def _refer(runtime, row_id: int, call: Transcript, classification) -> Filed:
         row.replies = [{"text": referral, "choices": [], "request_location": False,
                         "referral": topic.get("topic") or NONE_LABEL}]
         log.info("hotline call %s referred (%s)", call.call_id, topic.get("topic") or NONE_LABEL)
-        return Filed("referral", _referral_of(row), queued)
+        return Filed("referral", _referral(row.replies[0]), queued)
 
 
 def _filed_before(runtime, call_id: str) -> str | None:

@@ -70,7 +70,7 @@ def _set_opt_out(runtime, inbound: Inbound, inbound_id: int, opted_out: bool,
             conv = session.scalar(select(Conversation).where(Conversation.reporter_id == reporter.id))
             if conv is not None:
                 conv.state, conv.slots = DialogState.IDLE, {}
-        replies = [Reply(t(reply_key, reporter.language))] if reply_key else []
+        replies = [Reply(t(reply_key, reporter.language), key=reply_key)] if reply_key else []
         row = session.get(InboundMessage, inbound_id)
         row.reporter_id, row.status, row.processed_at = reporter.id, InboundStatus.PROCESSED, utcnow()
         row.replies = [r.to_json() for r in replies]
@@ -139,7 +139,8 @@ def _first_image(runtime, form: dict[str, str]) -> tuple[Photo | None, list[dict
     credentials go only to the Twilio API host. A refused fetch keeps the message, without
     the photo (the resident hears the photo could not be read)."""
     config, channels = runtime.config, runtime.settings.channels
-    count = int(form.get("NumMedia") or 0) if (form.get("NumMedia") or "0").isdigit() else 0
+    given = (form.get("NumMedia") or "0").strip()  # Twilio sends at most 10
+    count = min(int(given), 10) if given.isascii() and given.isdigit() else 0
     api_host = urlparse(twilio_api_base(channels)).netloc
     sid, token = config.secret("TWILIO_ACCOUNT_SID"), config.secret("TWILIO_AUTH_TOKEN")
     policy = FetchPolicy(channels.media_hosts, runtime.settings.bot.max_photo_bytes,

@@ -5,6 +5,7 @@ never texted."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from bot.handlers.sms.rules import phone_opted_out, render, segments, twilio_api_base
+from bot.rate_limits import SharedPacer, in_memory
 from bot.signing import HEADER, signature
 from bot.types import Reply
 from cases.outbox import PermanentError, RecipientUnreachable, RetryableError
@@ -29,6 +31,22 @@ def _refuse_opted_out(runtime: Any, row: Any) -> None:
     with transaction(runtime.sessions) as session:
         if phone_opted_out(session, row.target):
             raise RecipientUnreachable(f"{row.target} opted out (STOP)")
+
+
+_pacers: dict[tuple[str, int], SharedPacer] = {}
+_pacers_lock = threading.Lock()
+
+
+def pace(runtime: Any, phone: str) -> None:
+    """Wait for the city-wide SMS pace (`[sms] per_second`, kept in Redis) before a send."""
+    per_second, storage = runtime.settings.channels.sms_per_second, runtime.settings.limits.storage_uri
+    if per_second <= 0 or in_memory(storage):
+        return
+    with _pacers_lock:
+        pacer = _pacers.get((storage, per_second))
+        if pacer is None:
+            pacer = _pacers[storage, per_second] = SharedPacer(storage, "sms", per_second, 1.0)
+    pacer.wait(phone)
 
 
 def twilio_client(runtime):
@@ -56,6 +74,7 @@ def send_twilio(runtime, row) -> dict:
                              "GRIDINTAKE_TWILIO_AUTH_TOKEN and GRIDINTAKE_TWILIO_FROM")
     text = outbound_text(row)
     origin = {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
+    pace(runtime, row.target)
     try:
         message = client.messages.create(to=row.target, body=text, **origin)
     except TwilioRestException as exc:
@@ -82,6 +101,7 @@ def send_generic(runtime, row) -> dict:
     body = json.dumps({"id": row.idempotency_key, "to": row.target, "text": text},
                       ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", HEADER: signature(secret, body)}
+    pace(runtime, row.target)
     try:
         resp = httpx.post(url, content=body, headers=headers, timeout=10.0)
     except httpx.HTTPError as exc:

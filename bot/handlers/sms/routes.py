@@ -20,7 +20,8 @@ from bot.handlers.sms.rules import GENERIC, TWILIO, render, segments
 from bot.inbox import Refusal
 from bot.rate_limits import SenderLimiter
 from bot.signing import HEADER, SignatureError, verify
-from bot.types import Inbound, Outcome, without_nul
+from bot.types import Inbound, Outcome
+from storage.text import storable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -65,7 +66,7 @@ def twilio_webhook():
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not RequestValidator(token).validate(public_url(), request.form, signature):
         return Response("invalid Twilio signature\n", 403, mimetype="text/plain")
-    form = without_nul(request.form.to_dict(flat=True))  # checked as signed, kept storable
+    form = storable(request.form.to_dict(flat=True))  # checked as signed, kept storable
     key = form.get("MessageSid") or form.get("SmsSid")
     sender = form.get("From")
     if not key or not sender:
@@ -112,7 +113,7 @@ def _generic_fields(body: bytes) -> dict:
         except ValueError:
             raise ValueError('"received_at" must be an ISO 8601 time') from None
     data["from"] = str(data["from"]).strip()
-    return without_nul(data)
+    return storable(data)
 
 
 @bp.post("/sms/generic")

@@ -16,6 +16,9 @@ from storage.models import Reporter
 
 TWILIO = "sms"
 GENERIC = "generic_sms"
+ALIYUN = "aliyun_sms"  # mainland providers (bot/handlers/cnsms/): same words, same opt-outs
+TENCENT = "tencent_sms"
+SMS_CHANNELS = (TWILIO, GENERIC, ALIYUN, TENCENT)
 DEFAULT_TWILIO_API = "https://api.twilio.com"
 
 
@@ -91,7 +94,7 @@ def phone_opted_out(session: Session, phone: str) -> bool:
     """Any SMS reporter with this number said STOP (and not START since)."""
     return session.scalar(
         select(Reporter.id).where(or_(Reporter.phone == phone, Reporter.channel_user_id == phone),
-                                  Reporter.channel.in_((TWILIO, GENERIC)),
+                                  Reporter.channel.in_(SMS_CHANNELS),
                                   Reporter.unreachable.is_(True)).limit(1)
     ) is not None
 

@@ -2,11 +2,13 @@
 
 The forwarding worker is synchronous, so this talks to the Bot API over plain HTTP (httpx) at
 the configured base URL, paced to Telegram's limits (about 30 messages a second in all, one a
-second per chat) and mapping the Bot API's answers onto the worker's failure kinds.
+second per chat: in this process, or across every process and host when the limits are kept in
+Redis) and mapping the Bot API's answers onto the worker's failure kinds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import deque
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from bot.rate_limits import SharedPacer, in_memory
 from bot.types import Choice
 from cases.outbox import PermanentError, RecipientUnreachable, RetryableError
 
@@ -101,7 +104,7 @@ class BotApi:
     """A minimal synchronous Bot API client."""
 
     def __init__(self, token: str, base_url: str | None, http: httpx.Client | None = None,
-                 pacer: Pacer | None = None) -> None:
+                 pacer: Pacer | SharedPacer | None = None) -> None:
         self.url = f"{bot_base_url(base_url)}{token}"
         self.http = http or httpx.Client(timeout=10.0)
         self.pacer = pacer or Pacer()
@@ -161,8 +164,18 @@ def api_for(runtime: Any) -> BotApi:
     base = bot_base_url(runtime.settings.channels.telegram_base_url)
     with _clients_lock:
         if (token, base) not in _clients:
-            _clients[token, base] = BotApi(token, base)
+            _clients[token, base] = BotApi(token, base, pacer=pacer_for(runtime, token))
         return _clients[token, base]
+
+
+def pacer_for(runtime: Any, token: str) -> Pacer | SharedPacer:
+    """One pacer per bot: in Redis when the limits are (every worker on every host shares
+    Telegram's 30 a second), else in this process."""
+    storage = runtime.settings.limits.storage_uri
+    if in_memory(storage):
+        return Pacer()
+    bot = hashlib.sha256(token.encode()).hexdigest()[:16]  # the token itself stays out of Redis
+    return SharedPacer(storage, f"telegram:{bot}", GLOBAL_PER_SECOND, CHAT_INTERVAL_S)
 
 
 def send_outbox(runtime: Any, row: Any) -> dict[str, Any]:

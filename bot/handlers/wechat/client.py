@@ -51,7 +51,6 @@ class RedisToken:
                 return value
             value, lifetime_s = fetch()
             self.redis.set(self.key, value, ex=max(int(lifetime_s) - MARGIN_S, 1))
-            self.redis.incr(self.key + ":refreshes")
             return value
 
 

@@ -26,7 +26,7 @@ from bot.handlers.wechat import handler
 from bot.handlers.wechat.incoming import CHANNEL, read
 from bot.inbox import Refusal
 from bot.rate_limits import SenderLimiter
-from bot.types import without_nul
+from storage.text import storable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)
@@ -99,7 +99,7 @@ def _message(config, body: bytes) -> tuple[dict, WeChatCrypto | None] | Response
         return _text("the body is not WeChat's message XML\n", 400)
     if not isinstance(msg, dict) or not all(isinstance(msg.get(n), str) for n in REQUIRED):
         return _text(f"a message needs {', '.join(REQUIRED)}\n", 400)
-    return without_nul(msg), crypto
+    return storable(msg), crypto
 
 
 @bp.post("/wechat")

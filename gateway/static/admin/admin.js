@@ -30,3 +30,9 @@ document.addEventListener("submit", function (event) {
     button.textContent = "正在评估… Running…";
   }
 });
+
+// A select marked data-autosubmit sends its form when changed (no inline handlers: the CSP
+// allows only these static scripts).
+document.addEventListener("change", function (event) {
+  if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+});
