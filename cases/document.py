@@ -8,6 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from cases.pii import mask_personal_data
 from categories import CategoryTree
 from geo.coords import wgs84_to_gcj02
 from storage.models import Case
@@ -59,8 +60,10 @@ def _contact(case: Case) -> dict[str, Any]:
     }
 
 
-def case_document(case: Case, tree: CategoryTree,
-                  photo_url: Callable[[str], str] | None = None) -> dict[str, Any]:
+def case_document(case: Case, tree: CategoryTree, photo_url: Callable[[str], str] | None = None,
+                  mask: bool = True) -> dict[str, Any]:
+    """`mask`: phone, ID card and plate numbers in the resident's words are masked (cases/pii.py);
+    the case keeps them as typed for authorised staff."""
     category = tree.get(case.label)
     department = category.department if category else ""
     wgs84 = gcj02 = None
@@ -81,7 +84,7 @@ def case_document(case: Case, tree: CategoryTree,
             "name_en": category.name_en if category else None,
         },
         "urgent": case.urgent,
-        "text": case.text,
+        "text": mask_personal_data(case.text) if mask else case.text,
         "place_text": case.place_text,
         "location": {"wgs84": wgs84, "gcj02": gcj02, "source": case.location_source},
         "grid": {"code": case.grid_code, "district": case.district, "street": case.street,

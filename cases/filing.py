@@ -40,6 +40,7 @@ class Intake:
     tree: Callable[[], CategoryTree]
     geo: GeoService
     listeners: list[CaseListener] = field(default_factory=list)
+    review_below: float = 0.5  # calibrated confidence below which a case is reviewed
 
     def place_from_text(self, text: str, classification: Classification) -> GeoResult | None:
         for query in dict.fromkeys(q for q in (classification.place_text, text) if q):
@@ -86,7 +87,7 @@ class Intake:
             },
             # a label the active tree does not know (no class in its edition) goes to review too
             needs_review=classification.label == NONE_LABEL or category is None
-            or classification.confidence < 0.5,
+            or classification.confidence < self.review_below,
             status=CaseStatus.ACCEPTED if located else CaseStatus.NEEDS_LOCATION,
             created_at=now,
         )

@@ -50,7 +50,8 @@ class Platform:
 
     def document(self, case: Case) -> dict[str, Any]:
         return case_document(case, self.tree(),
-                             self.photo_url if self.settings.public_url and self.media_secret else None)
+                             self.photo_url if self.settings.public_url and self.media_secret else None,
+                             mask=self.settings.mask_personal_data)
 
     def forward_case(self, session: Session, case: Case) -> list[Outbox]:
         """The case listener: one row per configured sink, in the transaction that files the case."""

@@ -142,7 +142,8 @@ class Runtime:
 
     @cached_property
     def intake(self) -> Intake:
-        intake = Intake(classify=self.classify, tree=self.tree, geo=self.geo)
+        intake = Intake(classify=self.classify, tree=self.tree, geo=self.geo,
+                        review_below=self.settings.bot.review_below)
         # Run inside the transaction that files a case: forwarding, duplicate linking.
         intake.listeners.extend(case_listeners(self))
         return intake

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from categories import NONE_LABEL, CategoryTree, load_tree
+from nlp.confidence import ConfidenceMap
 from nlp.ensemble import combine
 from nlp.extract import extract_phones, place_in
 from nlp.keywords import KeywordResult, KeywordScorer
+from nlp.letter import READ_AT_MOST, Letter, read
 from nlp.model import Calibration, TextModel, shared_model
-from nlp.normalize import Normalized, normalize
+from nlp.normalize import Normalized, normalize, normalize_text, simplified
 from nlp.rules import Rule, out_of_scope_rules, urgent_rules
 from nlp.transcript import extract_transcript_citizen_text
 from nlp.types import Classification, Scored
@@ -52,6 +54,7 @@ class Classifier:
         )
         self.allowed = frozenset({c.label for c in tree.enabled()} | {NONE_LABEL})
         self.calibration = self.model.calibration if self.model else Calibration()
+        self.confidence = self.model.confidence if self.model else ConfidenceMap()
 
     @property
     def version(self) -> int:
@@ -62,17 +65,31 @@ class Classifier:
 
     def classify_many(self, texts: Sequence[str], lang: str | None = None) -> list[Classification]:
         cited = [extract_transcript_citizen_text(t) for t in texts]
-        norms = [normalize(t, lang) for t in cited]
+        letters = [self.read(t) for t in cited]
+        norms = [normalize(letter.text, lang) for letter in letters]
         cats = self.model.predict([n.text for n in norms]) if self.model else [None] * len(norms)
-        return [self._result(texts[i], cited[i], norms[i], cats[i]) for i in range(len(texts))]
+        return [self._result(texts[i], cited[i], letters[i], norms[i], cats[i])
+                for i in range(len(texts))]
+
+    def read(self, text: str) -> Letter:
+        """What the classifier reads of ``text``: the whole of a short message, the sentences
+        stating the problem in a letter (``nlp.letter``)."""
+        return read(text, self._keyword_weight)
+
+    def keyword_labels(self, text: str) -> set[str]:
+        """The classes whose keywords occur in ``text``."""
+        return set(self.keywords.score(normalize_text(text)).scores)
+
+    def _keyword_weight(self, sentence: str) -> float:
+        return sum(self.keywords.score(normalize_text(sentence)).scores.values())
 
     def parts(self, texts: Sequence[str]) -> list[tuple[dict[str, float] | None, KeywordResult]]:
         """The model's and the keyword scorer's raw outputs (for fitting the calibration)."""
-        norms = [normalize(extract_transcript_citizen_text(t)).text for t in texts]
+        norms = [normalize(self.read(extract_transcript_citizen_text(t)).text).text for t in texts]
         cats = self.model.predict(norms) if self.model else [None] * len(norms)
         return [(c, self.keywords.score(n)) for c, n in zip(cats, norms, strict=True)]
 
-    def _result(self, original: str, cited: str, norm: Normalized,
+    def _result(self, original: str, cited: str, letter: Letter, norm: Normalized,
                 cats: dict[str, float] | None) -> Classification:
         kw = self.keywords.score(norm.text)
         probs = combine(self._abstain_on_new_keywords(cats, kw), kw, self.allowed, self.calibration)
@@ -92,15 +109,26 @@ class Classifier:
             minor=category.minor if category else None,
             name=category.name_zh if category else "",
             name_en=category.name_en if category else "",
-            confidence=confidence,
+            confidence=self.confidence(confidence),
             urgent=urgent,
             top=top,
-            evidence=self._evidence(label, top, kw, cats, norm.lang, transcript=cited is not original),
-            place_text=place_in(norm.simplified),
-            phones=extract_phones(cited),
+            evidence=self._evidence(label, top, kw, cats, norm.lang, letter,
+                                    transcript=cited is not original),
+            place_text=self._place(letter, norm),
+            phones=extract_phones(cited[:READ_AT_MOST]),
             language=norm.lang,
             keyword_version=self.tree.version,
         )
+
+    @staticmethod
+    def _place(letter: Letter, norm: Normalized) -> str | None:
+        """The place named in the sentences stating the problem, else anywhere in what was read
+        (a letter's background often names the writer's own compound or another city)."""
+        if letter.evidence:
+            found = place_in(simplified(" ".join(letter.evidence)))
+            if found:
+                return found
+        return place_in(norm.simplified)
 
     def _abstain_on_new_keywords(self, cats: dict[str, float] | None,
                                  kw: KeywordResult) -> dict[str, float] | None:
@@ -117,7 +145,8 @@ class Classifier:
         return {**cats, **{lb: top for lb in fresh}}
 
     def _evidence(self, label: str, top: list[Scored], kw: KeywordResult,
-                  cats: dict[str, float] | None, lang: str, transcript: bool) -> dict[str, Any]:
+                  cats: dict[str, float] | None, lang: str, letter: Letter,
+                  transcript: bool) -> dict[str, Any]:
         shown = [s.label for s in top[:3]]
         evidence: dict[str, Any] = {
             "keywords": {lb: kw.matched[lb] for lb in shown if lb in kw.matched},
@@ -135,6 +164,8 @@ class Classifier:
                                   "reply": rule.reply(lang)}
         elif label != NONE_LABEL and (cat := self.tree.get(label)) and cat.urgent:
             evidence["urgent"] = {"class": label, "call": "119"}
+        if letter.evidence:
+            evidence["sentences"] = list(letter.evidence)
         if transcript:
             evidence["transcript"] = "citizen turns only"
         return evidence

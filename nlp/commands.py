@@ -1,6 +1,6 @@
-"""CLI subcommands ``classify``, ``eval``, ``train``, ``corpus build`` (wired into ``gridintake`` by
-gateway.cli, which passes the running service's classifier: administrators' keyword edits and the
-active model included, so the CLI and the service agree)."""
+"""CLI subcommands ``classify``, ``eval``, ``train``, ``problems``, ``corpus build`` (wired into
+``gridintake`` by gateway.cli, which passes the running service's classifier: administrators'
+keyword edits and the active model included, so the CLI and the service agree)."""
 
 from __future__ import annotations
 
@@ -49,12 +49,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from nlp.train import train
+    from nlp.model import default_model_dir
+    from nlp.train import fit_confidence, train
 
+    out = Path(args.out) if args.out else None
     try:
-        _print(train(Path(args.out) if args.out else None))
+        _print(fit_confidence(out or default_model_dir()) if args.confidence_only else train(out))
     except (OSError, ValueError) as exc:
         return _fail(str(exc))
+    return 0
+
+
+def cmd_problems(args: argparse.Namespace) -> int:
+    from nlp import get_classifier
+    from nlp.problems import find_problems
+
+    classifier = get_classifier()
+    if args.jsonl:
+        try:
+            lines = Path(args.jsonl).read_text("utf-8").splitlines()
+            texts = [str(json.loads(line)["text"]) for line in lines if line.strip()]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return _fail(f"{args.jsonl}: {exc}")
+        for text in texts:
+            found = find_problems(classifier, text)
+            print(json.dumps({"problems": [p.to_json() for p in found]}, ensure_ascii=False))
+        return 0
+    if args.text is None:
+        return _fail("give TEXT or --jsonl FILE")
+    _print({"problems": [p.to_json() for p in find_problems(classifier, args.text)]})
     return 0
 
 
@@ -67,8 +90,9 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any, classifier: ClassifierSource = _shipped) -> None:
-    """Add ``classify``, ``eval``, ``train`` and ``corpus`` to an argparse subparsers object;
-    ``classifier`` gives the classifier ``classify`` and ``eval`` use (default: the shipped one)."""
+    """Add ``classify``, ``eval``, ``train``, ``problems`` and ``corpus`` to an argparse subparsers
+    object; ``classifier`` gives the classifier ``classify`` and ``eval`` use (default: the
+    shipped one)."""
     p = subparsers.add_parser("classify", help="classify one message, print JSON")
     p.add_argument("text")
     p.add_argument("--lang", choices=("zh", "en"), default=None)
@@ -83,7 +107,14 @@ def register(subparsers: Any, classifier: ClassifierSource = _shipped) -> None:
 
     p = subparsers.add_parser("train", help="retrain the text classifier into nlp/data/model")
     p.add_argument("--out", default=None, help="model directory (default: the shipped one)")
+    p.add_argument("--confidence-only", action="store_true",
+                   help="only refit the stated confidence on the real dev split")
     p.set_defaults(func=cmd_train)
+
+    p = subparsers.add_parser("problems", help="the distinct problems in one message, as JSON")
+    p.add_argument("text", nargs="?", default=None)
+    p.add_argument("--jsonl", default=None, help='a file of {"text": ...} lines: one JSON line each')
+    p.set_defaults(func=cmd_problems)
 
     corpus = subparsers.add_parser("corpus", help="the real-message corpus").add_subparsers(
         dest="corpus_command", required=True)

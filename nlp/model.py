@@ -24,6 +24,7 @@ from spacy.language import Language
 
 from nlp.bow import BowScorer
 from nlp.charlinear import CharLinearModel
+from nlp.confidence import CONFIDENCE_FILE, ConfidenceMap
 from nlp.tokenize import add_words, zh_nlp
 
 CALIBRATION_FILE = "ensemble.json"
@@ -63,8 +64,10 @@ class TextModel:
     """Wraps both models; ``predict`` gives label → probability for each text."""
 
     def __init__(self, nlp: Language, calibration: Calibration, chars: CharLinearModel | None = None,
-                 known_words: frozenset[str] = frozenset()) -> None:
+                 known_words: frozenset[str] = frozenset(),
+                 confidence: ConfidenceMap | None = None) -> None:
         self.nlp = nlp
+        self.confidence = confidence or ConfidenceMap()  # fitted on the real dev split
         self.chars = chars
         self.known_words = known_words  # keywords that existed when the model was trained
         self.calibration = calibration
@@ -81,7 +84,8 @@ class TextModel:
         add_words(words)  # segment as at training time, whatever else this process added
         nlp = spacy.load(path)
         chars = CharLinearModel.load(path / CHARS_FILE) if (path / CHARS_FILE).exists() else None
-        return cls(nlp, Calibration.load(path / CALIBRATION_FILE), chars, words)
+        return cls(nlp, Calibration.load(path / CALIBRATION_FILE), chars, words,
+                   ConfidenceMap.load(path / CONFIDENCE_FILE))
 
     def predict(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Empty texts get ``{}`` (no opinion): the BOW model cannot score a doc without tokens."""

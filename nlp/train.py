@@ -5,7 +5,10 @@ Deterministic: fixed seed, sorted inputs, fixed epochs. Steps:
    character n-gram logistic regression) on the rest; on the held-out part fit the
    words/characters mixture (likelihood), then the ensemble weights (accuracy) and the temperature
    (likelihood) — the dev set is never read;
-2. train again on everything and save both models and ``ensemble.json`` to ``nlp/data/model``.
+2. train again on everything and save both models and ``ensemble.json`` to ``nlp/data/model``;
+3. fit the stated confidence on the real dev split (``confidence.json``, ``nlp.confidence``).
+
+Training data: the synthetic ``train_*.jsonl`` and the real corpus's train split.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from thinc.api import SGD
 from categories import NONE_LABEL, CategoryTree, load_tree
 from nlp.charlinear import CharLinearModel
 from nlp.classifier import Classifier
+from nlp.confidence import CONFIDENCE_FILE, ConfidenceMap
+from nlp.corpus import read_split
 from nlp.ensemble import combine
 from nlp.keywords import KeywordResult, KeywordScorer
 from nlp.model import (
@@ -85,8 +90,10 @@ def read_jsonl(path: Path) -> list[Record]:
 
 
 def training_files() -> list[Path]:
+    """The synthetic training files and the real corpus's train split (``gridintake corpus build``)."""
     data = Path(str(resources.files("nlp").joinpath("data")))
-    return sorted(data.glob("train_*.jsonl"))
+    real = data / "real" / "train.jsonl"
+    return [*sorted(data.glob("train_*.jsonl")), *([real] if real.exists() else [])]
 
 
 def load_training(tree: CategoryTree, files: Sequence[Path] | None = None) -> list[Record]:
@@ -229,9 +236,27 @@ def train(out_dir: Path | None = None, files: Sequence[Path] | None = None) -> d
     cal.save(out_dir / CALIBRATION_FILE)
     (out_dir / WORDS_FILE).write_text("\n".join(words) + "\n", "utf-8")
     forget(out_dir)
-    return {"examples": len(records), "labels": len(full.labels),
+    fitted = fit_confidence(out_dir, tree)
+    return {"examples": len(records), "labels": len(full.labels), **fitted,
             "held_out": len(held), "held_out_utility_ensemble": round(held_utility, 4),
             "held_out_top1_model_only": round(model_only / len(held), 4), **cal.__dict__}
+
+
+def fit_confidence(model_dir: Path, tree: CategoryTree | None = None) -> dict[str, int]:
+    """Fit the stated confidence on the real dev split (``nlp.confidence``) and save it beside
+    the model; nothing when the corpus has not been built."""
+    dev = read_split("dev")
+    path = model_dir / CONFIDENCE_FILE
+    path.unlink(missing_ok=True)
+    forget(model_dir)
+    if not dev:
+        return {}
+    classifier = Classifier(tree or load_tree(), model=TextModel.load(model_dir))
+    results = classifier.classify_many([r["text"] for r in dev])
+    ConfidenceMap.fit([r.confidence for r in results],
+                      [r.label in d["label"] for r, d in zip(results, dev, strict=True)]).save(path)
+    forget(model_dir)
+    return {"confidence_fitted_on": len(dev)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,8 @@ class BotSettings:
     max_text_chars: int = 2000
     max_photo_bytes: int = 10 * 1024 * 1024
     idle_minutes: int = 30
-    confirm_below: float = 0.55
+    confirm_below: float = 0.55  # calibrated confidence (nlp.confidence) below which we ask
+    review_below: float = 0.5  # filed cases below this confidence go to the review queue
     min_geo_confidence: float = 0.6
     inbound_max_attempts: int = 5  # a message that failed this often waits for `inbound retry`
     reopen_days: int = 7
@@ -38,6 +39,7 @@ class BotSettings:
             max_photo_bytes=int(bot["max_photo_bytes"]),
             idle_minutes=int(bot["conversation_idle_minutes"]),
             confirm_below=float(bot["confirm_below"]),
+            review_below=float(bot["review_below"]),
             min_geo_confidence=float(config.get("geocoding", "min_confidence")),
             inbound_max_attempts=int(config.get("bot", "inbound_max_attempts", 5)),
             reopen_days=int(bot.get("reopen_days", 7)),
@@ -56,6 +58,7 @@ class PlatformSettings:
     not_satisfied_below: int = 3
     public_url: str = ""
     media_url_ttl_hours: float = 168.0
+    mask_personal_data: bool = True
     webhook_secret: str = ""
     open311_api_key: str = ""
 
@@ -73,6 +76,7 @@ class PlatformSettings:
             not_satisfied_below=int(get("forwarding", "not_satisfied_below", 3)),
             public_url=get("server", "public_url") or listening,
             media_url_ttl_hours=float(get("server", "media_url_ttl_hours", 168)),
+            mask_personal_data=bool(get("forwarding", "mask_personal_data", True)),
             webhook_secret=config.secret("WEBHOOK_SECRET") or "",
             open311_api_key=config.secret("OPEN311_API_KEY") or "",
         )
