@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 TEST_WORKERS ?= 2
 
-.PHONY: run test test-fast install test-deps lint bench clean
+.PHONY: run test test-fast install test-deps lint bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ lint: install
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Real processes on a private PostgreSQL cluster under faults (kill -9, database restart,
+# platform outage): one table. OUTAGE is how long the platform answers 500 (seconds).
+OUTAGE ?= 600
+faults: install
+	$(BIN)/python bench/faults.py --outage $(OUTAGE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -24,6 +24,7 @@ from bot.i18n import guess_language, normalize_language, status_name, t
 from bot.inbox import FILED_CHANNELS, Inbox, Refusal, inbound_from_row
 from bot.intents import asks_progress, is_greeting, mentions_own_report, says_not_fixed
 from bot.media import keep_photo
+from bot.metrics import CONFIDENCE, DECISIONS, INBOUND
 from bot.photos import BadPhoto
 from bot.types import Choice, Inbound, Outcome, Reply
 from cases import reporters, residents
@@ -154,6 +155,7 @@ class Engine:
     def handle(self, inbound: Inbound) -> Outcome:
         recorded = self.inbox.record(inbound)
         if recorded.previous_replies is not None:
+            INBOUND.labels(inbound.channel, "replayed").inc()
             return Outcome(recorded.previous_replies, recorded.id, replayed=True)
         return self._process(recorded.id, inbound)
 
@@ -162,7 +164,9 @@ class Engine:
         message answered before gets that answer again."""
         recorded = self.inbox.record(inbound, refusal)
         if recorded.previous_replies is not None:
+            INBOUND.labels(inbound.channel, "replayed").inc()
             return Outcome(recorded.previous_replies, recorded.id, replayed=True)
+        INBOUND.labels(inbound.channel, "refused").inc()
         return Outcome(refusal.replies, recorded.id)
 
     def retry_pending(self, older_than: timedelta = timedelta(minutes=1)) -> list[Outcome]:
@@ -202,19 +206,21 @@ class Engine:
                 row = turns.lock_inbound_and_sender(session, inbound_id, inbound.channel,
                                                     inbound.sender)
                 if row.status in ANSWERED:
+                    INBOUND.labels(inbound.channel, "replayed").inc()
                     return Outcome([Reply.from_json(r) for r in row.replies], inbound_id,
                                    replayed=True)
                 turn = self._turn(session, inbound, row)
                 rejected = self._dispatch(turn, inbound, inbound_id)
-                turns.finish_inbound(
-                    session, turn.conv, inbound_id, turn.reporter.id,
-                    InboundStatus.REJECTED if rejected else InboundStatus.PROCESSED,
-                    [r.to_json() for r in turn.replies])
+                status = InboundStatus.REJECTED if rejected else InboundStatus.PROCESSED
+                turns.finish_inbound(session, turn.conv, inbound_id, turn.reporter.id, status,
+                                     [r.to_json() for r in turn.replies])
                 if retried:
                     for listener in self.retry_listeners:
                         listener(session, turn.reporter, inbound_id, turn.replies)
-                return Outcome(turn.replies, inbound_id, turn.case_number)
+            INBOUND.labels(inbound.channel, str(status)).inc()  # once committed
+            return Outcome(turn.replies, inbound_id, turn.case_number)
         except Exception as exc:
+            INBOUND.labels(inbound.channel, "failed").inc()
             with transaction(self.factory) as session:
                 row = session.get(InboundMessage, inbound_id)
                 row.status, row.error = InboundStatus.FAILED, f"{type(exc).__name__}: {exc}"
@@ -560,19 +566,23 @@ class Engine:
 
     def _on_description(self, turn: Turn, text: str) -> None:
         result = self.intake.classify(text)
+        CONFIDENCE.observe(result.confidence)
         if result.language and guess_language(text) == result.language:
             turn.reporter.language = result.language
         if result.urgent:
             turn.say_text(_urgent_words(result, turn.lang), "urgent")
         if result.label == NONE_LABEL:
+            DECISIONS.labels("none").inc()
             if not result.urgent:
                 turn.say_text(_referral_words(result, turn.lang), "not_city_problem")
             turn.reset()
             return
         turn.set_state(DialogState.DESCRIBED, text=text, classification=result.to_json())
         if result.confidence < self.settings.confirm_below:
+            DECISIONS.labels("asked").inc()
             self._ask_category(turn, result)
             return
+        DECISIONS.labels("filed").inc()
         self._find_place(turn, text, result)
 
     def _ask_category(self, turn: Turn, result: Classification) -> None:

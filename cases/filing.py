@@ -88,6 +88,7 @@ class Intake:
             # a label the active tree does not know (no class in its edition) goes to review too
             needs_review=classification.label == NONE_LABEL or category is None
             or classification.confidence < self.review_below,
+            corrected="override" in classification.evidence,
             status=CaseStatus.ACCEPTED if located else CaseStatus.NEEDS_LOCATION,
             created_at=now,
         )

@@ -80,6 +80,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.metrics_dir import use_configured_dir
+
+    use_configured_dir()  # before the app imports prometheus-client
     from bot.rate_limits import memory_limit_warning
     from gateway.server import serve
 

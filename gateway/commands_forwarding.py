@@ -15,6 +15,9 @@ from storage.states import OutboxStatus
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from gateway.metrics_dir import use_configured_dir
+
+    use_configured_dir()  # its delivery latencies reach the gateway's /metrics
     from gateway.forwarding.worker import Worker, WorkerSettings, run_forever
 
     runtime = _runtime()
@@ -52,14 +55,12 @@ def _worker_status(runtime) -> int:
 def _periodic_jobs(runtime, inbound_retry_after_s: float = 60.0) -> list:
     from datetime import timedelta
 
-    from cases.overdue import mark_overdue
+    from cases.overdue import sweep_overdue
     from gateway.forwarding import platform_for
-    from storage.db import transaction
 
     def overdue() -> None:
-        with transaction(runtime.sessions) as session:
-            platform = platform_for(runtime)
-            mark_overdue(session, platform, platform.overdue_notice)
+        platform = platform_for(runtime)
+        sweep_overdue(runtime.sessions, platform, platform.overdue_notice)
 
     def inbound_retry() -> None:
         """Process again inbound messages a crash or an error left unprocessed."""
@@ -153,14 +154,12 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_overdue_check(args: argparse.Namespace) -> int:
-    from cases.overdue import mark_overdue
+    from cases.overdue import sweep_overdue
     from gateway.forwarding import platform_for
-    from storage.db import transaction
 
     runtime = _runtime()
     platform = platform_for(runtime)
-    with transaction(runtime.sessions) as session:
-        numbers = mark_overdue(session, platform, platform.overdue_notice and not args.no_notice)
+    numbers = sweep_overdue(runtime.sessions, platform, platform.overdue_notice and not args.no_notice)
     emit({"overdue": numbers})
     return 0
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from gateway.metrics_dir import worker_exited
+
 
 def warm_up(worker: Any) -> None:
     """gunicorn's post_worker_init: load the classifier (models, jieba's dictionary) and the
@@ -29,7 +31,8 @@ def warm_up(worker: Any) -> None:
 # A webhook holds a worker for milliseconds; 60 s is for a slow MMS media fetch. No control
 # socket: its default path is shared by every gunicorn of the user.
 SETTINGS: dict[str, Any] = {"backlog": 2048, "timeout": 60, "graceful_timeout": 10,
-                            "control_socket_disable": True, "post_worker_init": warm_up}
+                            "control_socket_disable": True, "post_worker_init": warm_up,
+                            "child_exit": worker_exited}
 
 
 def gunicorn_settings(workers: int, threads: int = 1) -> dict[str, Any]:

@@ -371,6 +371,22 @@ class MediaSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Who may read /metrics, and where the processes of this host keep their counters."""
+
+    allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    token: str | None = None
+    dir: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> MetricsSettings:
+        directory = config.get("metrics", "dir") or str(config.data_dir / "metrics")
+        allow = str(config.get("metrics", "allow", ",".join(cls.allow)))
+        return cls(allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
+                   token=config.secret("METRICS_TOKEN"), dir=directory)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every typed section; `Runtime.settings` builds it once."""
 
@@ -388,6 +404,7 @@ class Settings:
     open311_server: Open311ServerSettings = field(default_factory=Open311ServerSettings)
     categories: CategorySettings = field(default_factory=CategorySettings)
     cnsms: MainlandSmsSettings = field(default_factory=MainlandSmsSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
@@ -404,4 +421,5 @@ class Settings:
                    media=MediaSettings.from_config(config),
                    open311_server=Open311ServerSettings.from_config(config),
                    categories=CategorySettings.from_config(config),
-                   cnsms=MainlandSmsSettings.from_config(config))
+                   cnsms=MainlandSmsSettings.from_config(config),
+                   metrics=MetricsSettings.from_config(config))

@@ -20,6 +20,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -61,6 +63,18 @@ NAMING = {
 }
 
 
+# Predicates of the partial indexes, in SQL both backends read; the queries repeat them so that
+# the planner can use the index (cases/overdue.py, gateway/admin/review.py).
+OPEN_DUE = ("due_at IS NOT NULL AND overdue = false AND duplicate_of_id IS NULL"
+            " AND status NOT IN ('closed', 'rejected')")
+IN_REVIEW = "needs_review = true OR (corrected = true AND label_before_review IS NULL)"
+
+
+def partial_index(name: str, *columns: str, where: str) -> Index:
+    """An index of the rows matching `where` only, on PostgreSQL and SQLite alike."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -74,7 +88,7 @@ class Reporter(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
     channel_user_id: Mapped[str] = mapped_column(String(120))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)  # SMS opt-out look-ups
     language: Mapped[str] = mapped_column(String(8), default="zh")
     display_name: Mapped[str | None] = mapped_column(String(120))
     consent_contact: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -155,8 +169,16 @@ class Conversation(Base):
 class Case(Base):
     __tablename__ = "case"
     # label + latitude band + longitude: the duplicate search's bounding box (cases/duplicates).
+    # The partial indexes hold only the few rows their query looks for (city scale, issue 21).
     __table_args__ = (Index("ix_case_label_created", "label", "created_at"),
-                      Index("ix_case_label_lat_lon", "label", "lat", "lon"))
+                      Index("ix_case_label_lat_lon", "label", "lat", "lon"),
+                      Index("ix_case_reporter_id", "reporter_id", "id"),
+                      partial_index("ix_case_duplicate_of", "duplicate_of_id",
+                                    where="duplicate_of_id IS NOT NULL"),
+                      partial_index("ix_case_external_id", "external_id",
+                                    where="external_id IS NOT NULL"),
+                      partial_index("ix_case_open_due", "due_at", where=OPEN_DUE),
+                      partial_index("ix_case_review", "created_at", where=IN_REVIEW))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -185,6 +207,8 @@ class Case(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
     evidence: Mapped[Any] = mapped_column(JSONType, default=dict)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # A person chose the class at filing (the resident's pick): the review queue shows it once.
+    corrected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     label_before_review: Mapped[str | None] = mapped_column(String(20))
     external_id: Mapped[str | None] = mapped_column(String(80))  # the platform's request id
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -207,7 +231,8 @@ class CaseFollower(Base):
     """Another reporter linked to a case (a duplicate report): they hear every update too."""
 
     __tablename__ = "case_follower"
-    __table_args__ = (UniqueConstraint("case_id", "reporter_id"),)
+    __table_args__ = (UniqueConstraint("case_id", "reporter_id"),
+                      Index("ix_case_follower_source", "source_case_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
@@ -257,7 +282,13 @@ class Outbox(Base):
     """A delivery to make (case to a platform sink, message to a resident), written with its cause."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # Claims read the pending rows in order and stop at a batch; the in-flight index holds the
+    # few leased rows, which the in-doubt sweep looks at.
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      partial_index("ix_outbox_pending", "next_attempt_at", "id",
+                                    where="status = 'pending'"),
+                      partial_index("ix_outbox_in_flight", "locked_until",
+                                    where="locked_by IS NOT NULL"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sink: Mapped[str] = mapped_column(String(20))  # webhook | open311 | telegram | sms | generic_sms
@@ -349,6 +380,7 @@ class User(Base):
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_action", "action", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor: Mapped[str] = mapped_column(String(60))

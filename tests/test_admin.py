@@ -15,6 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bot.oneshot import file_report
 from gateway.admin.retrain import RetrainJob
 from gateway.cli import main as cli
 from nlp.model import default_model_dir
@@ -290,7 +291,7 @@ def _case(runtime, number: str, **fields) -> int:
 
 def test_review_relabel_makes_a_training_example_and_confirm_does_not(app, runtime):
     unsure = _case(runtime, "GI-R1", text="门口那个盖子歪了", needs_review=True, confidence=0.2)
-    corrected = _case(runtime, "GI-R2", text="路灯不亮", label="event:0101", evidence={
+    corrected = _case(runtime, "GI-R2", text="路灯不亮", label="event:0101", corrected=True, evidence={
         "classification": {"label": "event:0101", "evidence": {"override": "event:0101",
                                                                "classified_as": TARGET}}})
     sure = _case(runtime, "GI-R3", text="自来水井盖没了")
@@ -318,6 +319,20 @@ def test_review_relabel_makes_a_training_example_and_confirm_does_not(app, runti
     bad = client.post(f"/admin/review/{sure}", data={"csrf_token": token, "action": "relabel",
                                                      "label": "event:9999"})
     assert bad.status_code == 400
+
+
+def test_a_residents_pick_at_filing_is_reviewed_once(app, runtime):
+    """Filing keeps the pick as `corrected`, which the queue reads instead of the evidence JSON."""
+    picked = file_report(runtime, text="井盖丢了", label="event:0101", lat=35.75, lon=114.30)
+    plain = file_report(runtime, text="井盖丢了", lat=35.75, lon=114.30)
+    client = app.test_client()
+    token = login(client)
+    page = client.get("/admin/review").text
+    assert picked["number"] in page and plain["number"] not in page
+    with transaction(runtime.sessions) as session:
+        case_id = session.scalar(select(Case.id).where(Case.number == picked["number"]))
+    client.post(f"/admin/review/{case_id}", data={"csrf_token": token, "action": "confirm"})
+    assert f'href="/admin/cases/{picked["number"]}"' not in client.get("/admin/review").text
 
 
 def _copy_shipped_model(out_dir, files):

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import transaction
-from storage.models import Outbox
+from storage.models import Outbox, utcnow
 from tests.forwarding_fixtures import build_env, runtime_env
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -51,7 +51,7 @@ def test_killed_worker_leads_to_redelivery_with_the_same_key(pg_fwd, tmp_path):
     env = {**os.environ, **runtime_env(pg_fwd.receiver),
            "GRIDINTAKE_DATABASE_URL": pg_fwd.runtime.config.database_url,
            "GRIDINTAKE_DATA_DIR": str(tmp_path / "var")}
-    command = [sys.executable, "-m", "gateway.cli", "worker", "--once", "--lease", "4", "--timeout", "2.5"]
+    command = [sys.executable, "-m", "gateway.cli", "worker", "--once", "--lease", "12", "--timeout", "2.5"]
     worker = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert pg_fwd.receiver.received.wait(30), "the worker never reached the receiver"
@@ -63,10 +63,13 @@ def test_killed_worker_leads_to_redelivery_with_the_same_key(pg_fwd, tmp_path):
     with transaction(pg_fwd.runtime.sessions) as session:
         [row] = session.scalars(select(Outbox)).all()
         assert row.status == "pending" and row.locked_by  # still leased to the dead worker
-    # Before the lease ends nobody else may take it; after it, a new worker re-delivers.
+        lease_ends = row.locked_until
+    # Before the lease ends nobody else may take it; after it, a new worker re-delivers. (A 12 s
+    # lease: a worker process can take seconds to start on a loaded machine.)
     rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert utcnow() < lease_ends, "the check ran after the lease ended: it proves nothing"
     assert json.loads(rerun.stdout)["done"] == 0
-    time.sleep(4.2)
+    time.sleep(max(0.0, (lease_ends - utcnow()).total_seconds()) + 0.2)
     rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["done"] == 1

@@ -48,12 +48,18 @@ def _load(days: int):
     return tree, rows
 
 
+def _picture(days: int):
+    rt = runtime()
+    with transaction(rt.sessions) as db:
+        tree = effective_tree(db, rt.base_tree)
+        return tree, picture(db, tree, days)
+
+
 @bp.get("/dashboard")
 @require("admin")
 def dashboard():
     days = _period()
-    tree, rows = _load(days)
-    pic = picture(rows, tree, days)
+    tree, pic = _picture(days)
     names = {c.label: c.name_zh for c in tree} | {"none": "无关 none"}
     grid = runtime().geo.grid
     cell_names = {code: cell.name for code in pic.by_grid if (cell := grid.cell_by_code(code))}

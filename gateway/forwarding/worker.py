@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 
 from cases.outbox import RESIDENT_SINKS, PermanentError, RecipientUnreachable, RetryableError
+from gateway.metrics import DELIVERY_SECONDS
 from gateway.sinks import platform_sinks
 from settings.typed import WorkerSettings
 from storage import heartbeats
@@ -87,8 +89,9 @@ class Worker:
         now = utcnow()
         session.execute(
             update(Outbox)
-            .where(Outbox.status == OutboxStatus.PENDING, Outbox.locked_by.like("%" + SENDING),
-                   Outbox.locked_until < now, Outbox.sink.in_(RESIDENT_SINKS))
+            .where(Outbox.locked_by.is_not(None), Outbox.locked_until < now,  # ix_outbox_in_flight
+                   Outbox.status == OutboxStatus.PENDING, Outbox.locked_by.like("%" + SENDING),
+                   Outbox.sink.in_(RESIDENT_SINKS))
             .values(status=OutboxStatus.DEAD, locked_by=None, locked_until=None,
                     last_error="in doubt: the worker stopped while sending; check, then `outbox retry`")
         )
@@ -98,8 +101,10 @@ class Worker:
         free = or_(Outbox.locked_until.is_(None), Outbox.locked_until < now)
         with transaction(self.runtime.sessions) as session:
             self._settle_in_doubt(session)
+            # ix_outbox_pending is in this order: the scan stops after a batch of free rows
+            # instead of sorting the whole pending backlog.
             query = (select(Outbox.id)
-                     .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now, free)
+                     .where(text("status = 'pending'"), Outbox.next_attempt_at <= now, free)
                      .order_by(Outbox.next_attempt_at, Outbox.id).limit(self.settings.batch_size))
             if self.postgres:
                 query = query.with_for_update(skip_locked=True)
@@ -228,6 +233,9 @@ class Worker:
                 for outcome in group:
                     if outcome.row.id in recorded:
                         self._after(session, outcome)
+                        if outcome.kind == "done":
+                            DELIVERY_SECONDS.labels(outcome.row.sink).observe(
+                                (now - outcome.row.created_at).total_seconds())
                     else:
                         log.warning("row %s: lease lost before the outcome was recorded", outcome.row.id)
 
@@ -252,40 +260,53 @@ class Worker:
 def run_forever(runtime: Any, worker: Worker, stop, idle_s: float = 1.0,
                 periodic: list | None = None, periodic_every_s: float = 60.0,
                 backoff: Backoff | None = None) -> None:
-    """Deliver until `stop` (a threading.Event) is set; run `periodic` jobs now and then.
+    """Deliver until `stop` (a threading.Event) is set. The `periodic` jobs (overdue sweep,
+    inbound retry, status poll) run in a thread of their own, so a long sweep never holds up
+    deliveries.
 
     Any error of a round (the database restarting, refusing connections) is logged once, waited
     out with a doubling pause (1 s up to 30 s) and the round tried again; rows claimed by a
     round that failed are taken again when their lease runs out, with the same idempotency key.
     """
     backoff = backoff or Backoff(f"outbox worker {worker.id}", log)
-    last_periodic = 0.0
+    jobs = None
+    if periodic:
+        jobs = threading.Thread(target=run_periodic, args=(periodic, stop, periodic_every_s),
+                                name="periodic-jobs", daemon=True)
+        jobs.start()
     while not stop.is_set():
         try:
             worker.heartbeat(force=bool(backoff.failures))
             counts = worker.run_once(limit=worker.settings.batch_size * 10)
             if recovered := backoff.succeeded():
                 worker.heartbeat("running", last_error=recovered, force=True)
-            if periodic and time.monotonic() - last_periodic >= periodic_every_s:
-                last_periodic = time.monotonic()
-                _run_periodic(periodic)
         except Exception as exc:
             stop.wait(backoff.failed(exc))
             continue
         if not any(counts.values()):
             stop.wait(idle_s)
+    if jobs is not None:
+        jobs.join()
     try:
         worker.heartbeat("stopped", force=True)
     except Exception as exc:  # stopping while the database is away: the beat just goes stale
         log.warning("last heartbeat not written: %s", exc)
 
 
-def _run_periodic(jobs: list) -> None:
-    """Each job once; a job's bug does not stop the others, a lost database stops the round."""
-    for job in jobs:
-        try:
-            job()
-        except Exception as exc:
-            if storage_unavailable(exc):
-                raise
-            log.exception("periodic job %s failed", getattr(job, "__name__", job))
+def run_periodic(jobs: list, stop, every_s: float) -> None:
+    """Each job now, then every `every_s` seconds, until `stop` is set; a job's bug does not
+    stop the others, and a lost database is waited out like the delivery loop does."""
+    backoff = Backoff("periodic jobs", log)
+    while not stop.is_set():
+        pause = every_s
+        for job in jobs:
+            try:
+                job()
+            except Exception as exc:
+                if storage_unavailable(exc):
+                    pause = backoff.failed(exc)
+                    break
+                log.exception("periodic job %s failed", getattr(job, "__name__", job))
+        else:
+            backoff.succeeded()
+        stop.wait(pause)

@@ -34,7 +34,9 @@ class Cluster:
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+        # named after the cluster's folder: a later cluster on the same port is another database
+        return (f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
+                f"?application_name={self.root.name}")
 
     def _ctl(self, *args: str) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D",

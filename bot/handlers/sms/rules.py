@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.types import Reply
@@ -92,9 +92,12 @@ def keyword(text: str | None) -> str:
 
 def phone_opted_out(session: Session, phone: str) -> bool:
     """Any SMS reporter with this number said STOP (and not START since)."""
+    sms = Reporter.channel.in_(SMS_CHANNELS)
+    # Each arm has an index of its own (phone; channel + channel_user_id), so this is two
+    # index probes, not a scan of every reporter per message.
     return session.scalar(
-        select(Reporter.id).where(or_(Reporter.phone == phone, Reporter.channel_user_id == phone),
-                                  Reporter.channel.in_(SMS_CHANNELS),
+        select(Reporter.id).where(or_(and_(Reporter.phone == phone, sms),
+                                      and_(sms, Reporter.channel_user_id == phone)),
                                   Reporter.unreachable.is_(True)).limit(1)
     ) is not None
 
