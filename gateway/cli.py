@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -231,7 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Files and folders gridintake makes (database, photos, inbound media, keys, exports) hold
+# residents' data: readable by the service's own user only (0600 files, 0700 folders).
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -134,3 +134,27 @@ def test_an_operator_links_a_caller_only_from_the_residents_own_number(runtime):
         resident = residents.operator_link(session, caller, sms)
         assert {r.id for r in residents.identities(session, sms)} == {sms.id, caller.id}
         assert resident.id == sms.resident_id
+
+
+def test_link_without_a_number_offers_the_contact_button_and_a_shared_contact_works(runtime):
+    file_report(runtime, text="九州路口井盖坏了", lat=35.747, lon=114.297, channel="sms",
+                sender=PHONE, phone=PHONE)
+    [reply] = runtime.engine.handle(Inbound("telegram", "tg-11", "k1", text="/link")).replies
+    assert reply.request_contact and reply.text == t("link_usage", "zh")
+    tg = Chat(runtime, "telegram", "tg-11")
+    assert tg.say("/link 8613800001234") == t("link_code_sent", "zh")  # Telegram's contact form
+
+
+def test_a_resident_chooses_the_channel_for_notices(runtime):
+    number = file_report(runtime, text="九州路口井盖坏了", lat=35.747, lon=114.297, channel="sms",
+                         sender=PHONE, phone=PHONE)["number"]
+    tg = Chat(runtime, "telegram", "tg-12")
+    assert tg.say("/notify sms") == t("notify_unknown", "zh")  # not linked yet
+    tg.say("/link 13800001234")
+    tg.say(f"/link {sms_codes(runtime)[-1]}")
+    assert tg.say("/notify wechat") == t("notify_unknown", "zh")  # not one of theirs
+    assert tg.say("/notify sms") == t("notify_set", "zh")
+    with transaction(runtime.sessions) as session:
+        case = session.scalar(select(Case).where(Case.number == number))
+        [only] = audience(session, case)
+        assert only.channel == "sms"  # chosen, though Telegram wrote last
