@@ -22,10 +22,11 @@ install: $(STAMP)
 run: install
 	@$(BIN)/gridintake setup
 	@echo
-	@echo "gridintake is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops it). In another terminal try:"
+	@echo "gridintake is starting on http://$(HOST):$(PORT)/ with its outbox worker (Ctrl-C stops both)."
+	@echo "Open http://$(HOST):$(PORT)/ for the admin and operator pages. In another terminal try:"
 	@echo "  $(BIN)/gridintake report --text '淇滨大道与九州路交叉口的井盖坏了'"
 	@echo "  $(BIN)/gridintake chat          # report as a resident, line by line"
-	@echo "  $(BIN)/gridintake classify '路灯不亮了'   |  $(BIN)/gridintake geocode '华夏南路与黎阳路口'"
+	@echo "  $(BIN)/gridintake classify '路灯不亮了'   |  $(BIN)/gridintake geocode '华夏南路与淇滨大道路口'"
 	@echo "  curl http://$(HOST):$(PORT)/healthz"
 	@echo
 	$(BIN)/gridintake serve --host $(HOST) --port $(PORT)

@@ -74,7 +74,8 @@ class Gateway:
 
     def start(self) -> None:
         with self.log.open("a") as out:
-            self.proc = subprocess.Popen([str(GRIDINTAKE), "serve", "--port", str(self.port)],
+            self.proc = subprocess.Popen([str(GRIDINTAKE), "serve", "--port", str(self.port),
+                                          "--no-worker"],
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)
 

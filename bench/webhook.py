@@ -69,7 +69,8 @@ def start(bare: bool, env: dict[str, str], workers: int, threads: int,
     port = free_port()
     sizing = ["--workers", str(workers), "--threads", str(threads)]
     command = ([sys.executable, __file__, "--serve-bare", str(port), *sizing] if bare else
-               [str(BIN / "gridintake"), "serve", "--host", "127.0.0.1", "--port", str(port), *sizing])
+               [str(BIN / "gridintake"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                "--no-worker", *sizing])
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log.open("w"),
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

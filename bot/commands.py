@@ -8,7 +8,7 @@ from dataclasses import dataclass
 SLASH = {
     "start": "start", "help": "help", "report": "report", "status": "status",
     "mycases": "mycases", "cancel": "cancel", "lang": "lang", "language": "lang",
-    "link": "link", "unlink": "unlink",
+    "link": "link", "unlink": "unlink", "notify": "notify",
 }
 # Whole-message keywords, matched case-insensitively after trimming.
 KEYWORDS = {
@@ -26,7 +26,8 @@ CASE_NUMBER = re.compile(r"(?<![0-9A-Z])(?:GI-?)?20\d{6}-?\d{6}(?!\d)", re.IGNOR
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # start | help | report | status | mycases | cancel | lang | link | unlink | unknown
+    name: str  # start | help | report | status | mycases | cancel | lang | link | unlink | notify
+    #            | unknown
     arg: str = ""
 
 

@@ -89,9 +89,10 @@ class Turn:
         return self.conv.slots
 
     def say(self, key: str, *, choices: list[Choice] | None = None, location: bool = False,
-            **values) -> None:
+            contact: bool = False, **values) -> None:
         self.replies.append(Reply(t(key, self.lang, **values), choices or [], location, self.lang,
-                                  key, {name: str(value) for name, value in values.items()}))
+                                  key, {name: str(value) for name, value in values.items()},
+                                  request_contact=contact))
         self.said.append(key)
 
     def say_text(self, text: str, key: str) -> None:
@@ -440,6 +441,9 @@ class Engine:
         elif name == "unlink":
             residents.unlink(turn.session, turn.reporter)
             turn.say("unlinked")
+        elif name == "notify":  # /notify sms|telegram|wechat; /notify alone: the channel used last
+            chosen = residents.choose_channel(turn.session, turn.reporter, command.arg.lower() or None)
+            turn.say("notify_set" if chosen else "notify_unknown")
         else:
             turn.say("unknown_command")
 
@@ -456,7 +460,7 @@ class Engine:
             return
         phones = [p for p in extract_phones(arg) if "-" not in p]  # mobiles only
         if not phones:
-            turn.say("link_usage")
+            turn.say("link_usage", contact=True)
             return
         phone = "+86" + phones[0]
         try:

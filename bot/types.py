@@ -63,6 +63,7 @@ class Reply:
     # SMS) sends the template for the key, not the text.
     key: str | None = None
     values: dict[str, str] = field(default_factory=dict)
+    request_contact: bool = False  # a channel that can share the user's own number offers it
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -74,6 +75,8 @@ class Reply:
             data["language"] = self.language
         if self.key:
             data["key"], data["values"] = self.key, self.values
+        if self.request_contact:
+            data["request_contact"] = True
         return data
 
     @classmethod
@@ -85,6 +88,7 @@ class Reply:
             language=data.get("language"),
             key=data.get("key"),
             values=data.get("values") or {},
+            request_contact=bool(data.get("request_contact")),
         )
 
 

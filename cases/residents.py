@@ -129,6 +129,16 @@ def share(session: Session, reporter: Reporter) -> None:
         other.language, other.consent_contact = reporter.language, reporter.consent_contact
 
 
+def choose_channel(session: Session, reporter: Reporter, channel: str | None) -> bool:
+    """The resident's choice of channel for notices (None: the one used last); False when it
+    is not one of their linked channels."""
+    people = identities(session, reporter)
+    if reporter.resident_id is None or (channel and channel not in {p.channel for p in people}):
+        return False
+    session.get(Resident, reporter.resident_id).notify_channel = channel or None
+    return True
+
+
 def notice_identity(session: Session, reporter: Reporter) -> Reporter:
     """Where a notice to this reporter goes: the resident's chosen channel, else the reachable
     identity that wrote to us last (an opted-out channel is skipped, not the resident)."""

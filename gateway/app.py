@@ -13,7 +13,7 @@ from bot.handlers.open311 import routes as open311_routes
 from bot.handlers.sms import routes as sms_routes
 from bot.handlers.telegram import routes as telegram_routes
 from bot.handlers.wechat import routes as wechat_routes
-from gateway import admin, case_api, media, metrics, status_api, web_safety
+from gateway import admin, case_api, landing, media, metrics, status_api, web_safety
 from gateway.runtime import Runtime
 from storage import heartbeats
 from storage.db import transaction
@@ -72,12 +72,12 @@ def _storage_error(exc: DBAPIError):
     raise exc
 
 
-# Every route the gateway serves: the case and status APIs, each channel's webhooks and pages,
-# the Open311 server, the admin pages, the case photos and /metrics. A blueprint not listed here
-# is not served.
-BLUEPRINTS = (case_api.bp, status_api.bp, sms_routes.bp, cnsms_routes.bp, telegram_routes.bp,
-              wechat_routes.bp, hotline_routes.bp, open311_routes.bp, admin.bp, media.bp,
-              metrics.bp)
+# Every route the gateway serves: the landing page, the case and status APIs, each channel's
+# webhooks and pages, the Open311 server, the admin pages, the case photos and /metrics. A
+# blueprint not listed here is not served.
+BLUEPRINTS = (landing.bp, case_api.bp, status_api.bp, sms_routes.bp, cnsms_routes.bp,
+              telegram_routes.bp, wechat_routes.bp, hotline_routes.bp, open311_routes.bp, admin.bp,
+              media.bp, metrics.bp)
 # The most a request body may carry, by blueprint, chunked or not (413 beyond). Admin uploads
 # (category files, evaluation sets) keep the app-wide MAX_CONTENT_LENGTH.
 BODY_LIMITS = {
@@ -90,5 +90,6 @@ BODY_LIMITS = {
     status_api.bp.name: 64 * 1024,
     case_api.bp.name: 0,
     media.bp.name: 0,
+    landing.bp.name: 0,
     metrics.bp.name: 0,
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,12 +79,27 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return run(runtime.engine, sys.stdin, sys.stdout, sender=args.sender, prompt=sys.stdin.isatty())
 
 
+def _service_classifier():
+    """The classifier the running service uses: administrators' keyword edits and the active
+    model included. Before `gridintake setup` there is no database: the shipped one, said so."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from nlp import get_classifier
+
+    try:
+        return _runtime().classifiers.current()
+    except SQLAlchemyError as exc:
+        print(f"note: no database ({type(exc).__name__}); the shipped keywords and model only "
+              "(run `gridintake setup` for the service's own)", file=sys.stderr)
+        return get_classifier()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.metrics_dir import use_configured_dir
 
     use_configured_dir()  # before the app imports prometheus-client
     from bot.rate_limits import memory_limit_warning
-    from gateway.server import serve
+    from gateway.server import outbox_worker, serve
 
     settings = _runtime().settings
     server = settings.server
@@ -91,11 +107,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = server.workers if args.workers is None else args.workers
     threads = server.threads if args.threads is None else args.threads
     kind = f"{workers} gunicorn workers" if workers else "the development server"
-    print(f"gridintake serving on http://{host}:{port}/ ({kind})", file=sys.stderr, flush=True)
     warning = memory_limit_warning(settings.limits, workers)
-    if warning:
-        print(f"gridintake: warning: {warning}", file=sys.stderr, flush=True)
-    serve(host, port, workers, threads)
+    with outbox_worker(not args.no_worker) as worker:
+        beside = (f", outbox worker pid {worker.pid}" if worker else
+                  "; no outbox worker: run `gridintake worker` too")
+        print(f"gridintake serving on http://{host}:{port}/ ({kind}{beside})", file=sys.stderr,
+              flush=True)
+        if warning:
+            print(f"gridintake: warning: {warning}", file=sys.stderr, flush=True)
+        serve(host, port, workers, threads)
     return 0
 
 
@@ -183,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int, help="gunicorn worker processes; 0: development server")
     p.add_argument("--threads", type=int, help="threads per worker (gthread workers when > 1)")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not run the outbox worker beside the gateway (run `gridintake worker` "
+                        "as its own process instead)")
 
     inbound = sub.add_parser("inbound", help="stored inbound messages").add_subparsers(
         dest="inbound_command", required=True)
@@ -199,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "that have attempts left)")
 
     # Each area's commands, listed here: a command module not listed is not offered.
-    nlp.commands.register(sub)
+    nlp.commands.register(sub, _service_classifier)
     geo.commands.register(sub)
     commands_forwarding.register(sub)
     commands_channels.register(sub)
@@ -209,7 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Files and folders gridintake makes (database, photos, inbound media, keys, exports) hold
+# residents' data: readable by the service's own user only (0600 files, 0700 folders).
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: list[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,19 +1,49 @@
 """`gridintake serve`: the gateway under gunicorn, pre-forked gthread workers by default (each
 loads its own runtime and classifier; a slow client holds one thread, not the worker), sync ones
-with ``--threads 1``, or Werkzeug's development server with ``--workers 0``.
+with ``--threads 1``, or Werkzeug's development server with ``--workers 0``; beside it, by
+default, the outbox worker as a child process (``--no-worker`` when it runs on its own).
 
 The settings live here so the webhook benchmark runs its bare endpoint under exactly these.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from gateway.metrics_dir import worker_exited
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def outbox_worker(enabled: bool) -> Iterator[subprocess.Popen | None]:
+    """`gridintake worker` as a child process for as long as the gateway runs: without it no
+    case reaches the platform and no resident hears back. Its own process (gunicorn forks; the
+    worker's loop and its database connections stay out of the forks); Ctrl-C reaches both, and
+    the gateway stopping any other way stops it too."""
+    if not enabled:
+        yield None
+        return
+    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"])
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                log.warning("outbox worker %s did not stop in 15 s; killed", proc.pid)
+                proc.kill()
+                proc.wait()
 
 
 def warm_up(worker: Any) -> None:

@@ -1,13 +1,23 @@
 """CLI subcommands ``classify``, ``eval``, ``train``, ``problems``, ``corpus build`` (wired into
-``gridintake`` by gateway.cli)."""
+``gridintake`` by gateway.cli, which passes the running service's classifier: administrators'
+keyword edits and the active model included, so the CLI and the service agree)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+ClassifierSource = Callable[[], Any]  # -> nlp.Classifier
+
+
+def _shipped() -> Any:
+    from nlp import get_classifier
+
+    return get_classifier()
 
 
 def _print(data: Any) -> None:
@@ -20,21 +30,19 @@ def _fail(message: str) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from nlp import get_classifier
-
     if not args.text.strip():
         return _fail("empty text")
-    _print(get_classifier().classify(args.text, args.lang).to_json())
+    _print(args.classifier().classify(args.text, args.lang).to_json())
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from nlp import evaluate, get_classifier
+    from nlp import evaluate
 
     path = Path(args.file)
     try:
         records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
-        _print(evaluate(get_classifier(), records, details=args.details, edition=args.edition))
+        _print(evaluate(args.classifier(), records, details=args.details, edition=args.edition))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return _fail(f"{path}: {exc}")
     return 0
@@ -81,20 +89,21 @@ def cmd_corpus_build(args: argparse.Namespace) -> int:
     return 1 if args.strict and report.rejected else 0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Any, classifier: ClassifierSource = _shipped) -> None:
     """Add ``classify``, ``eval``, ``train``, ``problems`` and ``corpus`` to an argparse subparsers
-    object."""
+    object; ``classifier`` gives the classifier ``classify`` and ``eval`` use (default: the
+    shipped one)."""
     p = subparsers.add_parser("classify", help="classify one message, print JSON")
     p.add_argument("text")
     p.add_argument("--lang", choices=("zh", "en"), default=None)
-    p.set_defaults(func=cmd_classify)
+    p.set_defaults(func=cmd_classify, classifier=classifier)
 
     p = subparsers.add_parser("eval", help="accuracy on a JSONL file of {text, label}")
     p.add_argument("file")
     p.add_argument("--details", action="store_true", help="add confusions and worst classes")
     p.add_argument("--edition", default=None,
                    help="figures in this catalogue edition, labels mapped through the crosswalk")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=cmd_eval, classifier=classifier)
 
     p = subparsers.add_parser("train", help="retrain the text classifier into nlp/data/model")
     p.add_argument("--out", default=None, help="model directory (default: the shipped one)")

@@ -69,9 +69,10 @@ class LocalStore:
 
     def put(self, key: str, data: bytes) -> None:
         target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-        partial.write_bytes(data)
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            out.write(data)  # residents' data: the service's user only, whatever the umask
         os.replace(partial, target)
 
     def get(self, key: str) -> bytes | None:

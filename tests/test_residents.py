@@ -134,3 +134,49 @@ def test_an_operator_links_a_caller_only_from_the_residents_own_number(runtime):
         resident = residents.operator_link(session, caller, sms)
         assert {r.id for r in residents.identities(session, sms)} == {sms.id, caller.id}
         assert resident.id == sms.resident_id
+
+
+def test_link_without_a_number_offers_the_contact_button_and_a_shared_contact_works(runtime):
+    file_report(runtime, text="九州路口井盖坏了", lat=35.747, lon=114.297, channel="sms",
+                sender=PHONE, phone=PHONE)
+    [reply] = runtime.engine.handle(Inbound("telegram", "tg-11", "k1", text="/link")).replies
+    assert reply.request_contact and reply.text == t("link_usage", "zh")
+    tg = Chat(runtime, "telegram", "tg-11")
+    assert tg.say("/link 8613800001234") == t("link_code_sent", "zh")  # Telegram's contact form
+
+
+def test_a_resident_chooses_the_channel_for_notices(runtime):
+    number = file_report(runtime, text="九州路口井盖坏了", lat=35.747, lon=114.297, channel="sms",
+                         sender=PHONE, phone=PHONE)["number"]
+    tg = Chat(runtime, "telegram", "tg-12")
+    assert tg.say("/notify sms") == t("notify_unknown", "zh")  # not linked yet
+    tg.say("/link 13800001234")
+    tg.say(f"/link {sms_codes(runtime)[-1]}")
+    assert tg.say("/notify wechat") == t("notify_unknown", "zh")  # not one of theirs
+    assert tg.say("/notify sms") == t("notify_set", "zh")
+    with transaction(runtime.sessions) as session:
+        case = session.scalar(select(Case).where(Case.number == number))
+        [only] = audience(session, case)
+        assert only.channel == "sms"  # chosen, though Telegram wrote last
+
+
+def test_an_operator_links_a_filed_call_over_http(runtime):
+    from gateway.app import create_app
+    from tests.support.users import add_user
+
+    file_report(runtime, text="九州路口井盖坏了", lat=35.747, lon=114.297, channel="sms",
+                sender=PHONE, phone=PHONE)
+    token = add_user(runtime, "wang", "operator")
+    client = create_app(runtime).test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    call = {"call_id": "C-9", "caller_phone": "13800001234", "transcript": "市民：九州路口井盖坏了"}
+    assert client.post("/api/v1/transcripts", json=call, headers=auth).status_code == 201
+    assert client.post("/api/v1/transcripts/C-9/link").status_code == 401
+    linked = client.post("/api/v1/transcripts/C-9/link", headers=auth)
+    assert linked.status_code == 200
+    assert {(r["channel"], r["id"]) for r in linked.get_json()["linked"]} == {
+        ("hotline", "call:C-9"), ("sms", PHONE)}
+    other = {**call, "call_id": "C-10", "caller_phone": "13900000000"}
+    client.post("/api/v1/transcripts", json=other, headers=auth)
+    assert client.post("/api/v1/transcripts/C-10/link", headers=auth).status_code == 409
+    assert client.post("/api/v1/transcripts/C-11/link", headers=auth).status_code == 404

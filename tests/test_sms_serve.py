@@ -71,7 +71,7 @@ def test_serve_runs_two_gunicorn_workers_that_load_their_models_at_boot(served, 
     while log.read_text().count("classifier and gazetteer loaded") < 2:
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.1)
-    assert "(2 gunicorn workers)" in log.read_text()
+    assert "(2 gunicorn workers; no outbox worker" in log.read_text()
     assert log.read_text().count("Booting worker") == 2
 
 

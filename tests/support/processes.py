@@ -33,11 +33,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], log_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+def serving(env: dict[str, str], log_path: Path, *options: str,
+            worker: bool = False) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`gridintake serve` until healthy; without its outbox worker unless asked (tests deliver
+    the outbox themselves)."""
     port = free_port()
+    command = [str(GRIDINTAKE), "serve", "--host", "127.0.0.1", "--port", str(port), *options]
     with log_path.open("a") as log:
         # its own process group: gunicorn's master and workers can be killed together
-        proc = subprocess.Popen([str(GRIDINTAKE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        proc = subprocess.Popen([*command, *([] if worker else ["--no-worker"])],
                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:

@@ -10,10 +10,13 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request
+from sqlalchemy import select
 
 from bot.handlers.hotline.handler import InProgress, TranscriptError, file_transcript, preview
+from cases import residents
 from storage.accounts import bearer_token, staff_by_token
 from storage.db import transaction
+from storage.models import Reporter
 
 bp = Blueprint("transcripts", __name__)  # the page and its script live in the app's own
 # templates/operator/ and static/operator/
@@ -75,6 +78,28 @@ def preview_transcript():
                                place.strip() if isinstance(place, str) and place.strip() else None))
     except TranscriptError as exc:
         return jsonify(error=str(exc)), 400
+
+
+@bp.post("/api/v1/transcripts/<call_id>/link")
+@operator_required
+def link_caller(call_id: str):
+    """Link a filed call's caller to the resident who texts from the same number: the call came
+    from that number, which proves it (cases.residents.operator_link); else 409."""
+    with transaction(_runtime().sessions) as session:
+        caller = session.scalar(select(Reporter).where(Reporter.channel == "hotline",
+                                                       Reporter.channel_user_id == f"call:{call_id}"))
+        if caller is None:
+            return jsonify(error=f"no filed call {call_id}"), 404
+        other = residents.phone_identity(session, caller.phone) if caller.phone else None
+        if other is None:
+            return jsonify(error="no resident texts from the caller's number"), 409
+        try:
+            resident = residents.operator_link(session, caller, other)
+        except residents.LinkError as exc:
+            return jsonify(error=str(exc)), 409
+        return jsonify(resident=resident.id, linked=[
+            {"channel": r.channel, "id": r.channel_user_id}
+            for r in residents.identities(session, caller)], operator=g.operator)
 
 
 @bp.get("/api/v1/transcripts/categories")

@@ -63,6 +63,7 @@ COMMANDS = {
            ("lang", "切换为中文"), ("help", "Help"), ("start", "Start")],
 }
 LOCATION_BUTTON = {"zh": "📍 发送我的位置", "en": "📍 Send my location"}
+CONTACT_BUTTON = {"zh": "📱 用我的手机号绑定", "en": "📱 Link my phone number"}
 LOCATION_PROMPT = {"zh": "也可点下方按钮发送定位。", "en": "Or tap the button below to send your location."}
 CONCURRENT_UPDATES = 8  # chats handled at once; the engine runs in worker threads
 KEYBOARD_SHOWN = "location_keyboard_shown"  # chat_data flag: the location keyboard is up
@@ -108,8 +109,14 @@ def inbound_from_update(update: Update, photo: Photo | None = None) -> Inbound |
     if message is None:  # edits, channel posts, member changes: not a report
         return None
     location = message.location
+    text = message.text or message.caption
+    if message.contact is not None:
+        # Only the sender's own number starts a link (by the code we then text to it); a
+        # contact card of someone else is asked about again.
+        own = user is not None and message.contact.user_id == user.id
+        text = f"/link {message.contact.phone_number}" if own else "/link"
     return Inbound(
-        key=f"{chat.id}:{message.message_id}", text=message.text or message.caption,
+        key=f"{chat.id}:{message.message_id}", text=text,
         location=(location.latitude, location.longitude) if location else None,
         photo=photo, **common,
     )
@@ -166,6 +173,10 @@ def render(reply: Reply, keyboard_shown: bool) -> list[tuple[str, Any]]:
         return messages
     if reply.request_location:
         return [(reply.text, location)]
+    if reply.request_contact:
+        return [(reply.text, ReplyKeyboardMarkup(
+            [[KeyboardButton(CONTACT_BUTTON[lang], request_contact=True)]],
+            resize_keyboard=True, one_time_keyboard=True))]
     return [(reply.text, ReplyKeyboardRemove() if keyboard_shown else None)]
 
 
