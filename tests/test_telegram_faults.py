@@ -4,50 +4,25 @@ library cannot parse and a garbled getUpdates answer."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import subprocess
-import threading
 import time
 
 import pytest
 from sqlalchemy import select
 
-from bot.handlers.telegram.handler import build_application, run_polling
+from bot.handlers.telegram.handler import build_application
 from gateway.app import create_app
 from storage.db import transaction
 from storage.models import InboundMessage
 from tests.conftest import make_runtime
+from tests.support.polling import Polling
 from tests.support.processes import GRIDINTAKE
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 SECRET = "hook-secret-faults"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-
-class Polling:
-    """`run_polling` (what `gridintake telegram` runs) in a thread of its own."""
-
-    def __init__(self, app) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.task = self.loop.create_task(run_polling(app, poll_interval=0.05, timeout=0))
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            self.loop.run_until_complete(self.task)
-        self.loop.close()
-
-    def __enter__(self) -> Polling:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(10)
-        assert not self.thread.is_alive()
 
 
 def rows(runtime) -> list[InboundMessage]:

@@ -4,7 +4,6 @@ and the inbound row's idempotency key makes that one stored, processed message."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 
 import pytest
@@ -12,35 +11,13 @@ from sqlalchemy import select
 from telegram import Update
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.handlers.telegram.handler import build_application, run_polling
+from bot.handlers.telegram.handler import build_application
 from storage.db import transaction
 from storage.models import InboundMessage
 from tests.conftest import make_runtime
+from tests.support.polling import Polling
 
 pytestmark = pytest.mark.emulator
-
-
-class Polling:
-    """`run_polling` (what `gridintake telegram` runs) in a thread; `kill()` cancels it mid-work."""
-
-    def __init__(self, app: Application) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.task = self.loop.create_task(run_polling(app, poll_interval=0.05, timeout=0))
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            self.loop.run_until_complete(self.task)
-        self.loop.close()
-
-    def __enter__(self) -> Polling:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(10)
-        assert not self.thread.is_alive()
 
 
 @pytest.fixture
