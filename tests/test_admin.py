@@ -243,7 +243,7 @@ def test_evaluation_compares_with_the_version_before_the_last_change(app):
     client = app.test_client()
     token = login(client)
     data = "\n".join(json.dumps({"text": t, "label": TARGET}, ensure_ascii=False)
-                     for t in (TEXT, f"{NEW_WORD}坏了", "自来水井盖没了"))
+                     for t in (TEXT, f"{NEW_WORD}坏了", "水表井的盖子没了"))
     _add_keyword(client, token, TARGET, NEW_WORD)
     page = client.post("/admin/evaluate", data={
         "csrf_token": token, "baseline": "previous",
